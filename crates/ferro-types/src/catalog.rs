@@ -222,7 +222,10 @@ mod tests {
         assert_eq!(e.and_then(|e| e.pricing.input_per_m_tokens), Some(2.5));
         assert_eq!(e.and_then(|e| e.context_window), Some(128_000));
         let h = c.lookup(&["anthropic"], "claude-3-5-haiku-20241022");
-        assert_eq!(h.and_then(|e| e.pricing.cache_write_per_m_tokens), Some(1.0));
+        assert_eq!(
+            h.and_then(|e| e.pricing.cache_write_per_m_tokens),
+            Some(1.0)
+        );
         assert!(c.provider_models("openai").count() > 100);
         assert!(c.by_model_id("gpt-4o-mini").is_some());
     }

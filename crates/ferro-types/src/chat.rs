@@ -10,7 +10,14 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// Roles accepted in chat messages.
-pub const ROLES: [&str; 6] = ["system", "developer", "user", "assistant", "tool", "function"];
+pub const ROLES: [&str; 6] = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 /// Parses and validates a JSON body into its top-level object (strict JSON).
 pub fn parse_object(body: &[u8]) -> Result<JsonObject<'_>, ApiError> {
@@ -35,7 +42,9 @@ pub fn validate_model(model: &str) -> Result<(), ApiError> {
         .any(|c| c.is_control() || c.is_whitespace() || c == '?' || c == '#' || c == '\\');
     let bad_segment = model.split('/').any(|s| s == ".." || s == ".");
     if bad_char || bad_segment {
-        return Err(ApiError::invalid_request("model contains invalid characters"));
+        return Err(ApiError::invalid_request(
+            "model contains invalid characters",
+        ));
     }
     Ok(())
 }
@@ -55,7 +64,9 @@ fn opt_bool(obj: &JsonObject<'_>, key: &'static str) -> Result<Option<bool>, Api
         Some(raw) => match raw.get() {
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
-            _ => Err(ApiError::invalid_request(format!("`{key}` must be a boolean"))),
+            _ => Err(ApiError::invalid_request(format!(
+                "`{key}` must be a boolean"
+            ))),
         },
     }
 }
@@ -69,12 +80,7 @@ fn opt_f64(obj: &JsonObject<'_>, key: &'static str) -> Result<Option<f64>, ApiEr
     }
 }
 
-fn check_range(
-    obj: &JsonObject<'_>,
-    key: &'static str,
-    lo: f64,
-    hi: f64,
-) -> Result<(), ApiError> {
+fn check_range(obj: &JsonObject<'_>, key: &'static str, lo: f64, hi: f64) -> Result<(), ApiError> {
     if let Some(v) = opt_f64(obj, key)? {
         if !(lo..=hi).contains(&v) {
             return Err(ApiError::invalid_request(format!(
@@ -139,7 +145,9 @@ impl<'a> ChatRequest<'a> {
             ApiError::invalid_request("messages must be an array of message objects")
         })?;
         if msgs.is_empty() {
-            return Err(ApiError::invalid_request("at least one message is required"));
+            return Err(ApiError::invalid_request(
+                "at least one message is required",
+            ));
         }
         for (i, m) in msgs.iter().enumerate() {
             let role = m.role.as_deref().unwrap_or("");
@@ -187,9 +195,8 @@ impl<'a> ChatRequest<'a> {
         let client_wants_usage = match obj.get_non_null("stream_options") {
             None => false,
             Some(raw) => {
-                let so: StreamOptions = serde_json::from_str(raw.get()).map_err(|_| {
-                    ApiError::invalid_request("stream_options must be an object")
-                })?;
+                let so: StreamOptions = serde_json::from_str(raw.get())
+                    .map_err(|_| ApiError::invalid_request("stream_options must be an object"))?;
                 so.include_usage.unwrap_or(false)
             }
         };
@@ -298,17 +305,16 @@ impl LegacyCompletion {
         let raw = obj
             .get_non_null("prompt")
             .ok_or_else(|| prefix_body(ApiError::invalid_request("prompt is required")))?;
-        let prompt: String = match serde_json::from_str::<String>(raw.get()) {
-            Ok(p) => p,
-            Err(_) => {
-                return Err(ApiError::new(
+        let prompt: String =
+            match serde_json::from_str::<String>(raw.get()) {
+                Ok(p) => p,
+                Err(_) => return Err(ApiError::new(
                     400,
                     crate::ErrorType::InvalidRequestError,
                     "unsupported_parameter",
                     "prompt must be a single string (batch and token prompts are not supported)",
-                ))
-            }
-        };
+                )),
+            };
         let echo = opt_bool(&obj, "echo")?.unwrap_or(false);
         let mut out = Vec::with_capacity(prompt.len() + 128);
         out.extend_from_slice(b"{\"model\":");
@@ -347,7 +353,10 @@ mod tests {
     use super::*;
 
     fn err(body: &str) -> String {
-        ChatRequest::parse(body.as_bytes()).unwrap_err().message.into_owned()
+        ChatRequest::parse(body.as_bytes())
+            .unwrap_err()
+            .message
+            .into_owned()
     }
 
     #[test]
@@ -364,19 +373,42 @@ mod tests {
 
     #[test]
     fn validation_messages() {
-        assert_eq!(err(r#"{"messages":[{"role":"user","content":"x"}]}"#), "model is required");
-        assert_eq!(err(r#"{"model":"m","messages":[]}"#), "at least one message is required");
-        assert!(err(r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#).contains("role"));
-        assert!(err(r#"{"model":"m","messages":[{"role":"user","content":5}]}"#).contains("content"));
-        assert!(err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#)
-            .contains("temperature"));
-        assert!(err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#)
-            .contains("max_tokens"));
-        assert!(err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#)
-            .contains("stream"));
-        assert!(err(r#"{"model":"a b","messages":[{"role":"user","content":"x"}]}"#).contains("model"));
-        assert!(err(r#"{"model":"../x","messages":[{"role":"user","content":"x"}]}"#).contains("model"));
-        assert!(err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":5}"#).contains("stop"));
+        assert_eq!(
+            err(r#"{"messages":[{"role":"user","content":"x"}]}"#),
+            "model is required"
+        );
+        assert_eq!(
+            err(r#"{"model":"m","messages":[]}"#),
+            "at least one message is required"
+        );
+        assert!(
+            err(r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#).contains("role")
+        );
+        assert!(
+            err(r#"{"model":"m","messages":[{"role":"user","content":5}]}"#).contains("content")
+        );
+        assert!(
+            err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#)
+                .contains("temperature")
+        );
+        assert!(
+            err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#)
+                .contains("max_tokens")
+        );
+        assert!(
+            err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#)
+                .contains("stream")
+        );
+        assert!(
+            err(r#"{"model":"a b","messages":[{"role":"user","content":"x"}]}"#).contains("model")
+        );
+        assert!(
+            err(r#"{"model":"../x","messages":[{"role":"user","content":"x"}]}"#).contains("model")
+        );
+        assert!(
+            err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":5}"#)
+                .contains("stop")
+        );
         // assistant with tool calls may have null content
         assert!(ChatRequest::parse(
             br#"{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[]}]}"#
@@ -386,15 +418,18 @@ mod tests {
 
     #[test]
     fn legacy_completion_wraps_as_chat() {
-        let l = LegacyCompletion::parse(br#"{"model":"m","prompt":"Say hi","max_tokens":5,"best_of":2}"#)
-            .unwrap();
+        let l = LegacyCompletion::parse(
+            br#"{"model":"m","prompt":"Say hi","max_tokens":5,"best_of":2}"#,
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&l.chat_body).unwrap();
         assert_eq!(v["messages"][0]["content"], "Say hi");
         assert_eq!(v["max_tokens"], 5);
         assert!(v.get("best_of").is_none());
         let e = LegacyCompletion::parse(br#"{"model":"m","prompt":["a","b"]}"#).unwrap_err();
         assert_eq!(e.code, "unsupported_parameter");
-        let e = LegacyCompletion::parse(br#"{"model":"m","prompt":"a","stream":true}"#).unwrap_err();
+        let e =
+            LegacyCompletion::parse(br#"{"model":"m","prompt":"a","stream":true}"#).unwrap_err();
         assert_eq!(e.code, "streaming_not_supported");
     }
 
@@ -403,10 +438,12 @@ mod tests {
         assert!(ModelRequest::parse(br#"{"model":"e","input":"x"}"#, Surface::Embeddings).is_ok());
         let e = ModelRequest::parse(br#"{"model":"e"}"#, Surface::Embeddings).unwrap_err();
         assert_eq!(&*e.message, "invalid request body: input is required");
-        assert!(ModelRequest::parse(br#"{"input":"x"}"#, Surface::Moderations)
-            .unwrap()
-            .model
-            .is_none());
+        assert!(
+            ModelRequest::parse(br#"{"input":"x"}"#, Surface::Moderations)
+                .unwrap()
+                .model
+                .is_none()
+        );
         assert!(ModelRequest::parse(
             br#"{"model":"e","input":"x","encoding_format":"int8"}"#,
             Surface::Embeddings

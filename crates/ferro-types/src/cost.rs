@@ -31,7 +31,8 @@ pub fn cost_usd(p: &Pricing, kind: CostKind, t: &TokenCounts) -> Option<f64> {
             }
             let input = p.input_per_m_tokens?;
             Some(
-                (input * t.prompt as f64 + p.output_per_m_tokens.unwrap_or(0.0) * t.completion as f64)
+                (input * t.prompt as f64
+                    + p.output_per_m_tokens.unwrap_or(0.0) * t.completion as f64)
                     / M,
             )
         }

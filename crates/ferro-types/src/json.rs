@@ -30,7 +30,9 @@ impl std::error::Error for JsonError {}
 /// Checks that `body` is exactly one strict JSON value.
 pub fn validate_strict(body: &[u8]) -> Result<(), JsonError> {
     if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Err(JsonError("request body must not start with a byte order mark".into()));
+        return Err(JsonError(
+            "request body must not start with a byte order mark".into(),
+        ));
     }
     if std::str::from_utf8(body).is_err() {
         return Err(JsonError("request body is not valid UTF-8".into()));
@@ -236,8 +238,15 @@ impl<'a> JsonObject<'a> {
     /// the end) their values, keys in `remove` are dropped, everything else is copied
     /// verbatim.
     pub fn write_with(&self, set: &[(&str, &[u8])], remove: &[&str]) -> Vec<u8> {
-        let cap = self.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>()
-            + set.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>()
+        let cap = self
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum::<usize>()
+            + set
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>()
             + 2;
         let mut out = Vec::with_capacity(cap);
         out.push(b'{');

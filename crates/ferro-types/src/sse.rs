@@ -180,8 +180,16 @@ mod tests {
 
     #[test]
     fn data_extraction() {
-        assert_eq!(event_data(b"event: e\ndata: a\ndata: b\n\n").unwrap().as_ref(), b"a\nb");
-        assert_eq!(event_name(b"event: message_start\ndata: {}\n\n"), Some(&b"message_start"[..]));
+        assert_eq!(
+            event_data(b"event: e\ndata: a\ndata: b\n\n")
+                .unwrap()
+                .as_ref(),
+            b"a\nb"
+        );
+        assert_eq!(
+            event_name(b"event: message_start\ndata: {}\n\n"),
+            Some(&b"message_start"[..])
+        );
         assert!(event_data(b": comment\n\n").is_none());
     }
 
@@ -189,9 +197,13 @@ mod tests {
     fn cap_is_enforced() {
         let mut d = SseDecoder::new(16);
         let mut out = Vec::new();
-        assert!(d.push(Bytes::from_static(b"data: 0123456789abcdefghij"), &mut out).is_err());
+        assert!(d
+            .push(Bytes::from_static(b"data: 0123456789abcdefghij"), &mut out)
+            .is_err());
         let mut d = SseDecoder::new(16);
         d.push(Bytes::from_static(b"data: 0123"), &mut out).unwrap();
-        assert!(d.push(Bytes::from_static(b"456789abcdefghij"), &mut out).is_err());
+        assert!(d
+            .push(Bytes::from_static(b"456789abcdefghij"), &mut out)
+            .is_err());
     }
 }

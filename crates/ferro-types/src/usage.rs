@@ -57,7 +57,11 @@ impl TokenCounts {
         let completion = u.completion_tokens.or(u.output_tokens).unwrap_or(0);
         let cache_read = u
             .cache_read_tokens
-            .or_else(|| u.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens))
+            .or_else(|| {
+                u.prompt_tokens_details
+                    .as_ref()
+                    .and_then(|d| d.cached_tokens)
+            })
             .unwrap_or(0);
         let reasoning = u
             .reasoning_tokens

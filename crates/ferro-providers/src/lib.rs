@@ -1,0 +1,23 @@
+//! Providers: who Ferro can talk to and how.
+//!
+//! * [`spec`] — the static table of the 30 built-in provider types (plus `mock`):
+//!   wire family, default API root, auth style, surfaces, catalog prefixes.
+//! * [`base_url`] — the `<PROVIDER>_BASE_URL` rule of CONTRACT §7.
+//! * [`instance`] — a configured provider instance (built-in from env, or named).
+//! * [`openai_compat`] — the one adapter every OpenAI-wire vendor shares.
+//! * [`mock`] — the in-process `mock` provider (★10).
+//! * [`client`] — the upstream HTTP client (pooled, rustls, no redirects).
+//!
+//! Must not depend on the server or on storage.
+
+pub mod base_url;
+pub mod client;
+pub mod instance;
+pub mod mock;
+pub mod openai_compat;
+pub mod secret;
+pub mod spec;
+
+pub use instance::ProviderInstance;
+pub use secret::Secret;
+pub use spec::{Operation, ProviderSpec, Wire};
