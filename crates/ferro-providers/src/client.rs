@@ -139,7 +139,8 @@ impl UpstreamClient {
         self.timeouts
     }
 
-    /// Sends one request. The body is a `Bytes` so retries reuse it without copying.
+    /// Sends one request (`extra` headers after the instance's auth headers; a
+    /// JSON content type unless `extra` names one). The body is a `Bytes` so retries reuse it without copying.
     /// The response body is always returned as a stream; callers that need it
     /// whole use [`UpstreamResponse::into_bytes`].
     pub async fn send(
@@ -158,9 +159,10 @@ impl UpstreamClient {
             rb = rb.header(k, v);
         }
         if let Some(b) = body {
-            rb = rb
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(b);
+            if !extra.iter().any(|(k, _)| k == http::header::CONTENT_TYPE) {
+                rb = rb.header(http::header::CONTENT_TYPE, "application/json");
+            }
+            rb = rb.body(b);
         }
         let resp = match tokio::time::timeout(self.timeouts.first_byte, rb.send()).await {
             Err(_) => return Err(UpstreamError::FirstByteTimeout),

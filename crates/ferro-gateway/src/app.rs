@@ -1,0 +1,33 @@
+//! The axum application: routes and layers.
+
+use crate::handlers::{chat, models, passthrough, probes, surfaces};
+use crate::middleware;
+use crate::state::AppState;
+use axum::routing::{any, get, post};
+use axum::Router;
+use std::sync::Arc;
+
+/// Builds the full application for `state`.
+pub fn build(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/completions", post(chat::completions))
+        .route("/v1/embeddings", post(surfaces::embeddings))
+        .route("/v1/images/generations", post(surfaces::images))
+        .route("/v1/moderations", post(surfaces::moderations))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*id}", get(models::retrieve))
+        .route("/v1/{*rest}", any(passthrough::passthrough))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::require_key,
+        ));
+    Router::new()
+        .route("/health", get(probes::health))
+        .route("/livez", get(probes::livez))
+        .route("/readyz", get(probes::readyz))
+        .merge(v1)
+        .fallback(middleware::not_found)
+        .layer(axum::middleware::from_fn(middleware::root))
+        .with_state(state)
+}

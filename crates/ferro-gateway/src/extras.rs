@@ -1,0 +1,148 @@
+//! The response extras of ★3: headers on every routed surface, and `provider`,
+//! `trace_id`, `usage.cost_usd`, `usage.cache_hit` in JSON bodies.
+
+use ferro_types::json::{write_json_str, JsonObject};
+use ferro_types::usage::TokenCounts;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// What the gateway reports about how a request was served.
+#[derive(Debug, Clone)]
+pub struct Extras<'a> {
+    /// Provider instance that served it.
+    pub provider: &'a str,
+    /// Target (virtual key) it was routed to.
+    pub target: &'a str,
+    /// Model id actually sent upstream.
+    pub model: &'a str,
+    pub attempts: u32,
+    pub overhead_ms: Option<f64>,
+    /// `None` = unpriced (header omitted).
+    pub cost_usd: Option<f64>,
+    pub cache_hit: bool,
+}
+
+fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(HeaderName::from_static(name), v);
+    }
+}
+
+impl Extras<'_> {
+    /// Writes the `X-Gateway-*` headers. `with_cost` is false on streams (the
+    /// cost is only known at the end; it travels in the usage chunk).
+    pub fn write_headers(&self, h: &mut HeaderMap, with_cost: bool) {
+        set(h, "x-gateway-provider", self.provider);
+        set(h, "x-gateway-target", self.target);
+        set(h, "x-gateway-model", self.model);
+        set(h, "x-gateway-attempts", &self.attempts.to_string());
+        if let Some(o) = self.overhead_ms.filter(|o| *o > 0.0) {
+            set(h, "x-gateway-overhead-ms", &format!("{o:.3}"));
+        }
+        set(
+            h,
+            "x-gateway-cache",
+            if self.cache_hit { "hit" } else { "miss" },
+        );
+        if with_cost {
+            if let Some(c) = self.cost_usd {
+                set(h, "x-gateway-cost-usd", &format_cost(c));
+            }
+        }
+    }
+}
+
+/// A cost as a JSON/header number with enough precision for sub-cent prices.
+pub fn format_cost(c: f64) -> String {
+    let s = format!("{c:.10}");
+    let s = s.trim_end_matches('0');
+    s.strip_suffix('.')
+        .map(|x| format!("{x}.0"))
+        .unwrap_or_else(|| s.to_owned())
+}
+
+fn cost_json(cost: Option<f64>) -> Vec<u8> {
+    match cost {
+        Some(c) => format_cost(c).into_bytes(),
+        None => b"null".to_vec(),
+    }
+}
+
+/// Usage object with `cost_usd` and `cache_hit` added (other fields verbatim).
+pub fn usage_with_cost(usage_raw: &str, cost: Option<f64>, cache_hit: bool) -> Option<Vec<u8>> {
+    let u = JsonObject::parse(usage_raw.as_bytes()).ok()?;
+    let c = cost_json(cost);
+    let hit: &[u8] = if cache_hit { b"true" } else { b"false" };
+    Some(u.write_with(&[("cost_usd", &c), ("cache_hit", hit)], &[]))
+}
+
+/// Reads token counts from a JSON response body's `usage`.
+pub fn body_usage(body: &[u8]) -> Option<(TokenCounts, usize)> {
+    let obj = JsonObject::parse(body).ok()?;
+    let counts = obj
+        .get_non_null("usage")
+        .and_then(|u| TokenCounts::from_usage_json(u.get()));
+    let data_len = obj
+        .get_non_null("data")
+        .and_then(|d| serde_json::from_str::<Vec<&serde_json::value::RawValue>>(d.get()).ok())
+        .map(|v| v.len())
+        .unwrap_or(0);
+    Some((counts.unwrap_or_default(), data_len))
+}
+
+/// Adds `provider`, `trace_id` and the usage extras to a JSON object body.
+/// Bodies that are not objects are returned unchanged.
+pub fn rewrite_body(
+    body: &[u8],
+    provider: &str,
+    trace_id: &str,
+    cost: Option<f64>,
+    cache_hit: bool,
+) -> Option<Vec<u8>> {
+    let obj = JsonObject::parse(body).ok()?;
+    let mut p = Vec::with_capacity(provider.len() + 2);
+    write_json_str(&mut p, provider);
+    let mut t = Vec::with_capacity(34);
+    write_json_str(&mut t, trace_id);
+    let usage = obj
+        .get_non_null("usage")
+        .and_then(|u| usage_with_cost(u.get(), cost, cache_hit));
+    let mut set: Vec<(&str, &[u8])> = vec![("provider", &p), ("trace_id", &t)];
+    if let Some(u) = &usage {
+        set.push(("usage", u));
+    }
+    Some(obj.write_with(&set, &[]))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_extras() {
+        let out = rewrite_body(
+            br#"{"id":"x","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+            "openai",
+            "abc",
+            Some(0.0000125),
+            false,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["provider"], "openai");
+        assert_eq!(v["trace_id"], "abc");
+        assert_eq!(v["usage"]["cost_usd"], 0.0000125);
+        assert_eq!(v["usage"]["cache_hit"], false);
+        let unpriced =
+            rewrite_body(br#"{"usage":{"prompt_tokens":1}}"#, "p", "t", None, false).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&unpriced).unwrap();
+        assert!(v["usage"]["cost_usd"].is_null());
+    }
+
+    #[test]
+    fn cost_format() {
+        assert_eq!(format_cost(0.0000125), "0.0000125");
+        assert_eq!(format_cost(2.0), "2.0");
+        assert_eq!(format_cost(0.0), "0.0");
+    }
+}

@@ -1,0 +1,90 @@
+//! `POST /v1/embeddings`, `/v1/images/generations`, `/v1/moderations`: one
+//! model-routed JSON pipeline.
+
+use super::{call_json, json_response, HResult, PriceAs};
+use crate::body::read_json;
+use crate::middleware::RequestCtx;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::Extension;
+use bytes::Bytes;
+use ferro_providers::openai_compat;
+use ferro_providers::spec::Operation;
+use ferro_types::chat::{ModelRequest, Surface};
+use ferro_types::ApiError;
+use http::HeaderMap;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+async fn serve(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    headers: HeaderMap,
+    body: Body,
+    surface: Surface,
+) -> HResult {
+    let (op, price_as) = match surface {
+        Surface::Embeddings => (Operation::Embeddings, PriceAs::Embedding),
+        Surface::Images => (Operation::Images, PriceAs::Image),
+        Surface::Moderations => (Operation::Moderations, PriceAs::Unpriced),
+    };
+    let rt = state.runtime.load_full();
+    let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
+    let req = ModelRequest::parse(&bytes, surface)?;
+    let (tid, model): (usize, Cow<'_, str>) = match &req.model {
+        Some(m) => {
+            let res = rt
+                .router
+                .resolve(m, op)
+                .ok_or_else(ApiError::model_not_found)?;
+            (res.candidates[0], res.model)
+        }
+        None => {
+            // ★9: moderations without `model` use the first target offering moderation.
+            let tid = rt
+                .router
+                .first_supporting(op)
+                .ok_or_else(ApiError::model_not_found)?;
+            (tid, Cow::Borrowed("omni-moderation-latest"))
+        }
+    };
+    let inst = rt
+        .router
+        .instance(tid)
+        .ok_or_else(ApiError::model_not_found)?
+        .clone();
+    let upstream_body = openai_compat::model_body(&req.obj, req.model.as_deref(), &model)
+        .map(Bytes::from)
+        .unwrap_or_else(|| bytes.clone());
+    let up = call_json(&state, &rt, &inst, op, upstream_body, &model, price_as).await?;
+    let target = &rt.router.targets[tid].name;
+    Ok(json_response(&ctx, &inst, target, &model, &up, &up.body))
+}
+
+pub async fn embeddings(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> HResult {
+    serve(state, ctx, headers, body, Surface::Embeddings).await
+}
+
+pub async fn images(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> HResult {
+    serve(state, ctx, headers, body, Surface::Images).await
+}
+
+pub async fn moderations(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> HResult {
+    serve(state, ctx, headers, body, Surface::Moderations).await
+}

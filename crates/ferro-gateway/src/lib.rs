@@ -1,0 +1,149 @@
+//! Ferro's HTTP gateway: the axum app composing routing, providers and wire types
+//! into the OpenAI-compatible data plane, plus settings and server lifecycle.
+//!
+//! Handlers never talk to a vendor directly: they resolve a target through
+//! `ferro-router`, call it through `upstream::call`, and answer through one
+//! pipeline (`handlers::call_json` or the SSE relay), so extras, cost and error
+//! mapping are the same on every surface.
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod extras;
+pub mod handlers;
+pub mod middleware;
+pub mod redact;
+pub mod server;
+pub mod settings;
+pub mod state;
+pub mod stream;
+pub mod upstream;
+
+use ferro_config::Config;
+use ferro_types::catalog::Catalog;
+use settings::Settings;
+use state::{AppState, Runtime};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Longest the process waits for in-flight work after SIGTERM/SIGINT.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);
+
+/// Loads the catalog: `FERRO_MODEL_CATALOG_PATH` if set, else the embedded snapshot.
+pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, String> {
+    match &settings.catalog_path {
+        None => Ok(Catalog::embedded()),
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .map_err(|e| format!("FERRO_MODEL_CATALOG_PATH {}: {e}", p.display()))?;
+            Catalog::from_json(&bytes).map(Arc::new)
+        }
+    }
+}
+
+/// Everything a gateway needs before it binds a port; every error found is reported.
+pub fn prepare(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Arc<AppState>, Vec<String>), Vec<String>> {
+    let settings = Settings::from_env(env)?;
+    let catalog = load_catalog(&settings).map_err(|e| vec![e])?;
+    let cfg = match &settings.config_path {
+        Some(p) => Some(Config::load_file(p).map_err(|e| e.0)?),
+        None => None,
+    };
+    let (runtime, mut warnings) = Runtime::build(cfg, env, catalog.clone()).map_err(|e| e.0)?;
+    warnings.extend(settings.warnings());
+    prepare_data_dir(&settings).map_err(|e| vec![e])?;
+    let state = AppState::new(settings, runtime, catalog).map_err(|e| vec![e])?;
+    Ok((Arc::new(state), warnings))
+}
+
+/// Creates `FERRO_DATA_DIR` owner-only if missing.
+fn prepare_data_dir(settings: &Settings) -> Result<(), String> {
+    let dir = &settings.data_dir;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("FERRO_DATA_DIR {}: {e}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("FERRO_DATA_DIR {}: {e}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Initialises logging (`LOG_FORMAT=json|pretty`, `LOG_LEVEL`).
+pub fn init_logging(json: bool, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// Binds `PORT` and serves until SIGTERM/SIGINT; SIGHUP reloads `GATEWAY_CONFIG`.
+pub async fn run(
+    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+) -> Result<(), Vec<String>> {
+    let (state, warnings) = prepare(&*env)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let addr = SocketAddr::from(([0, 0, 0, 0], state.settings.port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| vec![format!("cannot listen on {addr}: {e}")])?;
+    tracing::info!(%addr, version = handlers::probes::VERSION, "ferrogw listening");
+    spawn_reload_on_sighup(state.clone(), env);
+    let app = app::build(state);
+    server::serve(listener, app, server::shutdown_signal(), SHUTDOWN_GRACE).await;
+    Ok(())
+}
+
+/// Rebuilds the runtime from `GATEWAY_CONFIG` and swaps it in atomically.
+/// A config that fails validation leaves the running one in place.
+pub fn reload(
+    state: &AppState,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, Vec<String>> {
+    let cfg = match &state.settings.config_path {
+        Some(p) => Some(Config::load_file(p).map_err(|e| e.0)?),
+        None => None,
+    };
+    let (rt, warnings) = Runtime::build(cfg, env, state.catalog.clone()).map_err(|e| e.0)?;
+    state.runtime.store(Arc::new(rt));
+    Ok(warnings)
+}
+
+fn spawn_reload_on_sighup(
+    state: Arc<AppState>,
+    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match reload(&state, &*env) {
+                Ok(_) => tracing::info!("config reloaded"),
+                Err(errs) => {
+                    for e in errs {
+                        tracing::error!("config reload refused: {e}");
+                    }
+                }
+            }
+        }
+    });
+}

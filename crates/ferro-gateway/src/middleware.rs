@@ -1,0 +1,201 @@
+//! Root middleware: trace id, security headers, method guards, and the
+//! credential check of the `/v1` group.
+
+use crate::auth::{bearer, AuthFailure, Identity};
+use crate::error::error_response;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ferro_types::{ApiError, ErrorType};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use rand::RngCore;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Per-request facts every handler may read.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    /// 32 lowercase hex chars; also the `X-Request-ID` response header.
+    pub trace_id: Arc<str>,
+    pub start: Instant,
+}
+
+fn is_trace_hex(s: &[u8]) -> bool {
+    s.len() == 32 && s.iter().all(u8::is_ascii_hexdigit) && s.iter().any(|&b| b != b'0')
+}
+
+/// Trace id per CONTRACT §2.1: inbound `traceparent` wins, then a valid
+/// `X-Request-ID` (folded to lowercase), else a fresh one.
+pub fn trace_id_for(headers: &HeaderMap) -> String {
+    if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        let parts: Vec<&str> = tp.trim().split('-').collect();
+        if parts.len() >= 4 && parts[0].len() == 2 && is_trace_hex(parts[1].as_bytes()) {
+            return parts[1].to_ascii_lowercase();
+        }
+    }
+    if let Some(rid) = headers.get("x-request-id").map(HeaderValue::as_bytes) {
+        if is_trace_hex(rid) {
+            return String::from_utf8_lossy(rid).to_ascii_lowercase();
+        }
+    }
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+const KNOWN_METHODS: [Method; 9] = [
+    Method::CONNECT,
+    Method::DELETE,
+    Method::GET,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::PATCH,
+    Method::POST,
+    Method::PUT,
+    Method::TRACE,
+];
+
+static SECURITY_HEADERS: [(HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+];
+
+/// Outermost layer: trace id in, `X-Request-ID` and security headers out, JSON
+/// 405/501 for method errors.
+pub async fn root(mut req: Request, next: Next) -> Response {
+    let trace_id: Arc<str> = trace_id_for(req.headers()).into();
+    let mut resp = if !KNOWN_METHODS.contains(req.method()) || req.method() == Method::CONNECT {
+        error_response(&ApiError::new(
+            501,
+            ErrorType::InvalidRequestError,
+            "method_not_supported",
+            "HTTP method not supported",
+        ))
+    } else {
+        req.extensions_mut().insert(RequestCtx {
+            trace_id: trace_id.clone(),
+            start: Instant::now(),
+        });
+        next.run(req).await
+    };
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !is_json(resp.headers()) {
+        let allow = resp.headers().get(header::ALLOW).cloned();
+        resp = error_response(&ApiError::method_not_allowed());
+        if let Some(a) = allow.and_then(|a| a.to_str().ok().map(normalise_allow)) {
+            if let Ok(v) = HeaderValue::from_str(&a) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+        }
+    }
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&trace_id) {
+        h.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    for (k, v) in &SECURITY_HEADERS {
+        h.insert(k.clone(), HeaderValue::from_static(v));
+    }
+    resp
+}
+
+fn is_json(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn normalise_allow(a: &str) -> String {
+    a.split(',').map(str::trim).collect::<Vec<_>>().join(", ")
+}
+
+/// The "any key" tier of CONTRACT §1.2 for the `/v1` group.
+pub async fn require_key(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if state.settings.allow_unauthenticated {
+        req.extensions_mut().insert(Identity::anonymous());
+        return next.run(req).await;
+    }
+    let identity = match bearer(req.headers()) {
+        Ok(token) => state.auth.authenticate(token).ok_or(AuthFailure::Invalid),
+        Err(e) => Err(e),
+    };
+    match identity {
+        Ok(id) => {
+            req.extensions_mut().insert(id);
+            next.run(req).await
+        }
+        Err(AuthFailure::Missing) => error_response(&ApiError::new(
+            401,
+            ErrorType::AuthenticationError,
+            "missing_api_key",
+            "missing API key: send Authorization: Bearer <key>",
+        )),
+        Err(AuthFailure::Invalid) | Err(AuthFailure::Malformed) => error_response(&ApiError::new(
+            401,
+            ErrorType::AuthenticationError,
+            "invalid_api_key",
+            "invalid API key",
+        )),
+    }
+}
+
+/// Unmatched paths: JSON under `/admin` and `/v1`, else the plain-text 404.
+pub async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/admin/") || path == "/admin" {
+        return error_response(&ApiError::new(
+            404,
+            ErrorType::NotFoundError,
+            "resource_not_found",
+            "not found",
+        ));
+    }
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from("404 page not found"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_id_rules() {
+        let mut h = HeaderMap::new();
+        assert_eq!(trace_id_for(&h).len(), 32);
+        h.insert(
+            "x-request-id",
+            HeaderValue::from_static("ABCDEF0123456789ABCDEF0123456789"),
+        );
+        assert_eq!(trace_id_for(&h), "abcdef0123456789abcdef0123456789");
+        h.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        assert_eq!(trace_id_for(&h), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-request-id",
+            HeaderValue::from_static("00000000000000000000000000000000"),
+        );
+        assert_ne!(trace_id_for(&h), "00000000000000000000000000000000");
+        h.insert("x-request-id", HeaderValue::from_static("<script>"));
+        assert_ne!(trace_id_for(&h), "<script>");
+    }
+}
