@@ -22,12 +22,16 @@ pub fn build(state: Arc<AppState>) -> Router {
             state.clone(),
             middleware::require_key,
         ));
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(probes::health))
         .route("/livez", get(probes::livez))
         .route("/readyz", get(probes::readyz))
         .merge(v1)
         .fallback(middleware::not_found)
+        .with_state(state);
+    // The root layer must wrap the whole router, not each route: axum adds the
+    // `Allow` header of a 405 outside per-route layers.
+    Router::new()
+        .fallback_service(routes)
         .layer(axum::middleware::from_fn(middleware::root))
-        .with_state(state)
 }

@@ -13,6 +13,17 @@ pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads a JSON request body of at most `limit` bytes.
 pub async fn read_json(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    for single in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+    ] {
+        if headers.get_all(&single).iter().nth(1).is_some() {
+            return Err(ApiError::invalid_request(format!(
+                "duplicate {single} header"
+            )));
+        }
+    }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").trim().to_ascii_lowercase();
         let mime = ct.split(';').next().unwrap_or("").trim();

@@ -41,6 +41,12 @@ fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
 }
 
+/// Length of the token at the start of `s` (a trailing `.` is punctuation).
+fn token_len(s: &str) -> usize {
+    let end = s.find(|c: char| !is_token_char(c)).unwrap_or(s.len());
+    s[..end].trim_end_matches('.').len()
+}
+
 fn redact_shapes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -56,7 +62,7 @@ fn redact_shapes(s: &str) -> String {
         let at_boundary = out.chars().last().is_none_or(|c| !is_token_char(c));
         if at_boundary {
             if let Some(p) = KEY_PREFIXES.iter().find(|p| rest.starts_with(**p)) {
-                let end = rest.find(|c: char| !is_token_char(c)).unwrap_or(rest.len());
+                let end = token_len(rest);
                 if end >= p.len() + 8 {
                     out.push_str("[REDACTED]");
                     rest = &rest[end..];

@@ -1,0 +1,149 @@
+//! Test harness: a real gateway on 127.0.0.1:0 over real HTTP, with env vars
+//! given per test (never the process env), plus helpers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use ferro_gateway::state::AppState;
+use ferro_gateway::{app, prepare, server};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const KEY: &str = "fgw_test_master_key";
+
+pub struct Gw {
+    pub url: String,
+    pub state: Arc<AppState>,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gw {
+    pub async fn start(env: &[(&str, &str)]) -> Gw {
+        Self::start_with_config(env, None).await
+    }
+
+    /// Starts a gateway; `config` (YAML) is written to a temp file and named by GATEWAY_CONFIG.
+    pub async fn start_with_config(env: &[(&str, &str)], config: Option<&str>) -> Gw {
+        let dir = tempfile::tempdir().unwrap();
+        let mut map: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("MASTER_KEY".into()).or_insert_with(|| KEY.into());
+        map.insert(
+            "FERRO_DATA_DIR".into(),
+            dir.path().join("data").display().to_string(),
+        );
+        if let Some(c) = config {
+            let p = dir.path().join("config.yaml");
+            std::fs::write(&p, c).unwrap();
+            map.insert("GATEWAY_CONFIG".into(), p.display().to_string());
+        }
+        let (state, _warnings) = prepare(&move |k| map.get(k).cloned()).unwrap_or_else(|e| {
+            panic!("gateway failed to prepare: {e:?}");
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = app::build(state.clone());
+        let task = tokio::spawn(async move {
+            server::serve(
+                listener,
+                app,
+                async {
+                    let _ = rx.await;
+                },
+                Duration::from_secs(5),
+            )
+            .await;
+        });
+        Gw {
+            url: format!("http://{addr}"),
+            state,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            stop: Some(tx),
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Signals graceful shutdown (the server task then drains and ends).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{}", self.url, path))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(KEY)
+    }
+
+    pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
+        self.post("/v1/chat/completions")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A minimal chat body.
+pub fn chat_body(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+/// Asserts an OpenAI error envelope with `status` and `code`; returns the message.
+pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    assert!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json")),
+        "error content type"
+    );
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let e = v["error"].as_object().expect("error object");
+    assert_eq!(e.len(), 3, "exactly message/type/code: {v}");
+    assert_eq!(e["code"], code, "{v}");
+    assert!(e["type"].is_string() && e["message"].is_string());
+    e["message"].as_str().unwrap().to_owned()
+}
+
+/// Catalog price of `provider/model` as (input, output, cache_read) per million.
+pub fn price(key: &str) -> (f64, f64, Option<f64>) {
+    let c = ferro_types::catalog::Catalog::embedded();
+    let e = c.get(key).expect("catalog entry");
+    (
+        e.pricing.input_per_m_tokens.unwrap(),
+        e.pricing.output_per_m_tokens.unwrap_or(0.0),
+        e.pricing.cache_read_per_m_tokens,
+    )
+}
+
+/// Reads an SSE body into its `data:` payloads.
+pub async fn sse_payloads(resp: reqwest::Response) -> Vec<String> {
+    let text = resp.text().await.unwrap();
+    text.split("\n\n")
+        .filter_map(|ev| {
+            ev.lines()
+                .find_map(|l| l.strip_prefix("data: ").map(str::to_owned))
+        })
+        .collect()
+}
