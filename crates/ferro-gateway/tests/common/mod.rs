@@ -147,3 +147,21 @@ pub async fn sse_payloads(resp: reqwest::Response) -> Vec<String> {
         })
         .collect()
 }
+
+/// Sends raw bytes over one TCP connection and returns (status, full response text).
+/// For inputs an HTTP client library would normalise (paths, framing).
+pub async fn raw(gw: &Gw, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gw.url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
