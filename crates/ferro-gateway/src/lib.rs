@@ -29,6 +29,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How the process reads its environment (injected so tests never touch the real one).
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Longest the process waits for in-flight work after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);
 
@@ -92,9 +95,7 @@ pub fn init_logging(json: bool, level: &str) {
 }
 
 /// Binds `PORT` and serves until SIGTERM/SIGINT; SIGHUP reloads `GATEWAY_CONFIG`.
-pub async fn run(
-    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
-) -> Result<(), Vec<String>> {
+pub async fn run(env: Env) -> Result<(), Vec<String>> {
     let (state, warnings) = prepare(&*env)?;
     for w in &warnings {
         tracing::warn!("{w}");
@@ -125,10 +126,7 @@ pub fn reload(
     Ok(warnings)
 }
 
-fn spawn_reload_on_sighup(
-    state: Arc<AppState>,
-    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
-) {
+fn spawn_reload_on_sighup(state: Arc<AppState>, env: Env) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())

@@ -40,8 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    let env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync> =
-        Arc::new(|k| std::env::var(k).ok());
+    let env: ferro_gateway::Env = Arc::new(|k| std::env::var(k).ok());
     let json = env("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json"));
     let level = env("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
     ferro_gateway::init_logging(json, &level);
