@@ -256,4 +256,38 @@ pub struct NamedProvider {
     /// `mock` only: delay between streamed chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_gap_ms: Option<u64>,
+    /// Bedrock / Vertex AI region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Vertex AI project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Bedrock static credentials (else `api_key` as the bearer token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_secret_access_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_session_token: Option<String>,
+    /// Vertex AI service-account JSON (usually `${VAR}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_json: Option<String>,
+    /// OAuth token endpoint override (Vertex AI; tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+}
+
+impl NamedProvider {
+    /// Native-provider settings as `(key, value, is_secret)`.
+    pub fn native_settings(&self) -> [(&'static str, &Option<String>, bool); 7] {
+        [
+            ("region", &self.region, false),
+            ("project_id", &self.project_id, false),
+            ("aws_access_key_id", &self.aws_access_key_id, true),
+            ("aws_secret_access_key", &self.aws_secret_access_key, true),
+            ("aws_session_token", &self.aws_session_token, true),
+            ("service_account_json", &self.service_account_json, true),
+            ("token_url", &self.token_url, false),
+        ]
+    }
 }

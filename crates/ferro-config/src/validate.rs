@@ -71,7 +71,7 @@ impl Config {
                     "{path}.type: unknown provider type `{}`",
                     p.kind
                 )),
-                Some(s) if s.wire == spec::Wire::Native => errs.push(format!(
+                Some(s) if s.wire == spec::Wire::Native && ferro_providers::native::adapter(s.id).is_none() => errs.push(format!(
                     "{path}.type: provider type `{}` needs the native adapter, which this build does not include yet",
                     p.kind
                 )),

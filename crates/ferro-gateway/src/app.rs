@@ -9,15 +9,22 @@ use std::sync::Arc;
 
 /// Builds the full application for `state`.
 pub fn build(state: Arc<AppState>) -> Router {
-    let v1 = Router::new()
+    // Routed surfaces: one terminal record per request.
+    let routed = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/completions", post(chat::completions))
         .route("/v1/embeddings", post(surfaces::embeddings))
         .route("/v1/images/generations", post(surfaces::images))
         .route("/v1/moderations", post(surfaces::moderations))
+        .route("/v1/{*rest}", any(passthrough::passthrough))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::record::record_layer,
+        ));
+    let v1 = Router::new()
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
-        .route("/v1/{*rest}", any(passthrough::passthrough))
+        .merge(routed)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_key,

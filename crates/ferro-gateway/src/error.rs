@@ -28,6 +28,9 @@ impl IntoResponse for GwError {
 pub fn error_response(e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, Bytes::from(e.to_json())).into_response();
+    resp.extensions_mut().insert(crate::record::ErrorInfo {
+        message: e.message.to_string(),
+    });
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

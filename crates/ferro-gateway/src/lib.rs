@@ -13,6 +13,7 @@ pub mod error;
 pub mod extras;
 pub mod handlers;
 pub mod middleware;
+pub mod record;
 pub mod redact;
 pub mod server;
 pub mod settings;
@@ -50,7 +51,7 @@ pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, String> {
 /// Everything a gateway needs before it binds a port; every error found is reported.
 pub fn prepare(
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Arc<AppState>, Vec<String>), Vec<String>> {
+) -> Result<(AppState, Vec<String>), Vec<String>> {
     let settings = Settings::from_env(env)?;
     let catalog = load_catalog(&settings).map_err(|e| vec![e])?;
     let cfg = match &settings.config_path {
@@ -61,7 +62,7 @@ pub fn prepare(
     warnings.extend(settings.warnings());
     prepare_data_dir(&settings).map_err(|e| vec![e])?;
     let state = AppState::new(settings, runtime, catalog).map_err(|e| vec![e])?;
-    Ok((Arc::new(state), warnings))
+    Ok((state, warnings))
 }
 
 /// Creates `FERRO_DATA_DIR` owner-only if missing.
@@ -97,6 +98,7 @@ pub fn init_logging(json: bool, level: &str) {
 /// Binds `PORT` and serves until SIGTERM/SIGINT; SIGHUP reloads `GATEWAY_CONFIG`.
 pub async fn run(env: Env) -> Result<(), Vec<String>> {
     let (state, warnings) = prepare(&*env)?;
+    let state = Arc::new(state);
     for w in &warnings {
         tracing::warn!("{w}");
     }

@@ -2,11 +2,13 @@
 //! process-wide parts (upstream client, authenticators, settings).
 
 use crate::auth::{AuthChain, MasterKey};
+use crate::record::{AccessLog, RequestSink};
 use crate::redact::Redactor;
 use crate::settings::Settings;
 use arc_swap::ArcSwap;
 use ferro_config::{parse_duration, Config, ConfigErrors};
 use ferro_providers::client::{Timeouts, UpstreamClient};
+use ferro_providers::native::UnsupportedPolicy;
 use ferro_router::{registry, Router};
 use ferro_types::catalog::Catalog;
 use std::sync::Arc;
@@ -21,6 +23,8 @@ pub struct Runtime {
     pub max_request_bytes: u64,
     pub request_timeout: Option<Duration>,
     pub redactor: Redactor,
+    /// `compatibility.on_unsupported_param` for translating providers.
+    pub unsupported_policy: UnsupportedPolicy,
 }
 
 impl Runtime {
@@ -64,8 +68,18 @@ impl Runtime {
             .as_ref()
             .map(Config::max_request_bytes)
             .unwrap_or(ferro_config::DEFAULT_MAX_REQUEST_BYTES);
+        let unsupported_policy = match cfg
+            .as_ref()
+            .and_then(|c| c.compatibility.as_ref())
+            .and_then(|c| c.on_unsupported_param.as_deref())
+        {
+            Some("drop") => UnsupportedPolicy::Drop,
+            Some("reject") => UnsupportedPolicy::Reject,
+            _ => UnsupportedPolicy::Warn,
+        };
         Ok((
             Runtime {
+                unsupported_policy,
                 router: Router::new(reg, aliases, catalog),
                 config: cfg,
                 max_request_bytes,
@@ -84,6 +98,8 @@ pub struct AppState {
     pub auth: AuthChain,
     pub settings: Settings,
     pub catalog: Arc<Catalog>,
+    /// Where terminal request records go (access log by default).
+    pub sink: Arc<dyn RequestSink>,
 }
 
 impl AppState {
@@ -103,6 +119,7 @@ impl AppState {
             auth,
             settings,
             catalog,
+            sink: Arc::new(AccessLog),
         })
     }
 }

@@ -135,6 +135,11 @@ impl UpstreamClient {
         Ok(UpstreamClient { http, timeouts })
     }
 
+    /// The underlying HTTP client (for adapters' token exchanges).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }

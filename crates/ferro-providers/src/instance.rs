@@ -7,6 +7,7 @@ use crate::mock::MockSettings;
 use crate::secret::Secret;
 use crate::spec::{self, Auth, Operation, ProviderSpec, Wire};
 use http::{HeaderName, HeaderValue};
+use std::collections::BTreeMap;
 
 /// Everything needed to build an instance, from env or from config.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +25,11 @@ pub struct InstanceSettings {
     /// Cloudflare account id.
     pub account_id: Option<String>,
     pub mock: MockSettings,
+    /// Type-specific settings of native providers (`region`, `project_id`,
+    /// `aws_access_key_id`, `service_account_json`, `token_url`, …).
+    pub extra: BTreeMap<String, String>,
+    /// Which `extra` keys hold secrets (redacted, never logged).
+    pub extra_secrets: Vec<String>,
 }
 
 /// Azure OpenAI's deployment-path addressing.
@@ -48,6 +54,8 @@ pub struct ProviderInstance {
     pub models: Vec<String>,
     pub azure: Option<AzureDeployment>,
     pub mock: MockSettings,
+    /// Type-specific settings (see [`InstanceSettings::extra`]).
+    pub extra: BTreeMap<String, Secret>,
     /// Literal credential values this instance holds, for redaction.
     pub secrets: Vec<Secret>,
 }
@@ -75,12 +83,16 @@ impl ProviderInstance {
         spec: &'static ProviderSpec,
         s: InstanceSettings,
     ) -> Result<ProviderInstance, String> {
-        if spec.wire == Wire::Native {
-            return Err(format!(
-                "provider type `{}` needs the native adapter, which this build does not include yet",
-                spec.id
-            ));
-        }
+        let native = if spec.wire == Wire::Native {
+            Some(crate::native::adapter(spec.id).ok_or_else(|| {
+                format!(
+                    "provider type `{}` needs the native adapter, which this build does not include yet",
+                    spec.id
+                )
+            })?)
+        } else {
+            None
+        };
         let name = if s.name.is_empty() {
             spec.id.to_owned()
         } else {
@@ -181,7 +193,10 @@ impl ProviderInstance {
                 }
             }
             "mock" => String::new(),
-            _ => resolve_root(base, spec.default_root)?,
+            _ => match native {
+                Some(a) => a.root(spec, &s)?,
+                None => resolve_root(base, spec.default_root)?,
+            },
         };
         let mut headers = Vec::new();
         let mut secrets = Vec::new();
@@ -200,6 +215,11 @@ impl ProviderInstance {
         for (k, v) in &s.headers {
             headers.push(header(k, v, true)?);
         }
+        for k in &s.extra_secrets {
+            if let Some(v) = s.extra.get(k) {
+                secrets.push(Secret::new(v.clone()));
+            }
+        }
         for m in &models {
             if m.is_empty() || m.chars().any(char::is_whitespace) {
                 return Err(format!("provider `{name}` lists an invalid model id"));
@@ -212,9 +232,29 @@ impl ProviderInstance {
             headers,
             models,
             azure,
-            mock: s.mock,
+            mock: s.mock.clone(),
+            extra: s
+                .extra
+                .iter()
+                .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+                .collect(),
             secrets,
         })
+    }
+
+    /// The built-in mock provider (cannot fail: it needs no URL or credential).
+    pub fn mock(name: &str, settings: MockSettings, models: Vec<String>) -> ProviderInstance {
+        ProviderInstance {
+            name: name.to_owned(),
+            spec: &spec::PROVIDERS[spec::PROVIDERS.len() - 1],
+            root: String::new(),
+            headers: Vec::new(),
+            models,
+            azure: None,
+            mock: settings,
+            extra: BTreeMap::new(),
+            secrets: Vec::new(),
+        }
     }
 
     /// Registers the built-in provider `spec` from env vars, if its required vars are set.
@@ -231,6 +271,11 @@ impl ProviderInstance {
             name: spec.id.to_owned(),
             ..Default::default()
         };
+        if spec.wire == Wire::Native {
+            let a = crate::native::adapter(spec.id)?;
+            let s = a.settings_from_env(spec, env)?;
+            return Some(Self::build(spec, s));
+        }
         match spec.id {
             "mock" => return None,
             "ollama" => {

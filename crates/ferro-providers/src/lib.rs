@@ -6,6 +6,7 @@
 //! * [`instance`] — a configured provider instance (built-in from env, or named).
 //! * [`openai_compat`] — the one adapter every OpenAI-wire vendor shares.
 //! * [`mock`] — the in-process `mock` provider (★10).
+//! * [`native`] — the interface native-wire adapters implement, and their registry.
 //! * [`client`] — the upstream HTTP client (pooled, rustls, no redirects).
 //!
 //! Must not depend on the server or on storage.
@@ -14,6 +15,7 @@ pub mod base_url;
 pub mod client;
 pub mod instance;
 pub mod mock;
+pub mod native;
 pub mod openai_compat;
 pub mod secret;
 pub mod spec;

@@ -431,6 +431,9 @@ pub static PROVIDERS: &[ProviderSpec] = &[
     },
 ];
 
+// `ProviderInstance::mock` relies on `mock` being the last row.
+const _: () = assert!(matches!(PROVIDERS[PROVIDERS.len() - 1].wire, Wire::Mock));
+
 /// Looks a provider type up by id.
 pub fn find(id: &str) -> Option<&'static ProviderSpec> {
     PROVIDERS.iter().find(|p| p.id == id)

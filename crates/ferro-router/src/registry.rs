@@ -4,6 +4,7 @@ use ferro_config::{resolve_vars, Config, ConfigErrors};
 use ferro_providers::instance::{self, InstanceSettings};
 use ferro_providers::mock::MockSettings;
 use ferro_providers::spec::{self, Wire};
+
 use ferro_providers::{ProviderInstance, Secret};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,31 +33,12 @@ pub const MOCK_MODELS: [&str; 6] = [
 ];
 
 fn mock_instance(name: &str, settings: MockSettings, models: Vec<String>) -> ProviderInstance {
-    let s = InstanceSettings {
-        name: name.to_owned(),
-        models: if models.is_empty() {
-            MOCK_MODELS.iter().map(|m| (*m).to_owned()).collect()
-        } else {
-            models
-        },
-        mock: settings,
-        ..Default::default()
+    let models = if models.is_empty() {
+        MOCK_MODELS.iter().map(|m| (*m).to_owned()).collect()
+    } else {
+        models
     };
-    // The mock needs no URL or credential, so building it cannot fail; fall back
-    // to a minimal value rather than panic if that ever changes.
-    match spec::find("mock").map(|sp| ProviderInstance::build(sp, s)) {
-        Some(Ok(p)) => p,
-        _ => ProviderInstance {
-            name: name.to_owned(),
-            spec: &spec::PROVIDERS[spec::PROVIDERS.len() - 1],
-            root: String::new(),
-            headers: Vec::new(),
-            models: Vec::new(),
-            azure: None,
-            mock: MockSettings::default(),
-            secrets: Vec::new(),
-        },
-    }
+    ProviderInstance::mock(name, settings, models)
 }
 
 /// The registered instances and the targets, plus warnings for the operator.
@@ -108,7 +90,19 @@ pub fn build(
                     let v = resolve_vars(v, env).map_err(|e| format!("{path}.headers.{k}: {e}"))?;
                     headers.push((k.clone(), v));
                 }
+                let mut extra = std::collections::BTreeMap::new();
+                let mut extra_secrets = Vec::new();
+                for (key, value, secret) in np.native_settings() {
+                    if let Some(v) = res(value, key)? {
+                        extra.insert(key.to_owned(), v);
+                        if secret {
+                            extra_secrets.push(key.to_owned());
+                        }
+                    }
+                }
                 let s = InstanceSettings {
+                    extra,
+                    extra_secrets,
                     name: np.name.clone(),
                     base_url: res(&np.base_url, "base_url")?,
                     api_key: res(&np.api_key, "api_key")?.map(Secret::new),

@@ -1,13 +1,15 @@
 //! `POST /v1/chat/completions` (JSON and SSE) and legacy `POST /v1/completions`.
 
 use super::{call_json, json_response, HResult, PriceAs};
+use crate::auth::Identity;
 use crate::body::read_json;
 use crate::error::{from_transport, from_upstream_status};
 use crate::extras::Extras;
 use crate::middleware::RequestCtx;
+use crate::record::{LogRecord, RouteInfo};
 use crate::state::{AppState, Runtime};
 use crate::stream::{SseRelay, StreamSummary};
-use crate::upstream;
+use crate::upstream::{self, Payload};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -30,6 +32,7 @@ fn resolve<'a>(rt: &Runtime, model: &'a str, op: Operation) -> Result<Resolution
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Extension(identity): Extension<Identity>,
     headers: HeaderMap,
     body: Body,
 ) -> HResult {
@@ -54,7 +57,10 @@ pub async fn chat_completions(
             &rt,
             &inst,
             Operation::Chat,
-            upstream_body,
+            Payload::Chat {
+                req: &req,
+                openai_body: upstream_body,
+            },
             &res.model,
             PriceAs::Chat,
         )
@@ -70,9 +76,20 @@ pub async fn chat_completions(
     }
 
     // Streaming: wait for the upstream's status before committing to a 200.
-    let resp = upstream::call(&state, &inst, Operation::Chat, upstream_body)
-        .await
-        .map_err(|e| from_transport(&e))?;
+    let payload = Payload::Chat {
+        req: &req,
+        openai_body: upstream_body,
+    };
+    let resp = upstream::call(
+        &state,
+        &rt,
+        &inst,
+        Operation::Chat,
+        payload,
+        &res.model,
+        true,
+    )
+    .await?;
     if resp.status != 200 {
         let (status, h, b) = resp
             .into_bytes(super::MAX_UPSTREAM_BODY)
@@ -90,23 +107,39 @@ pub async fn chat_completions(
             futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(b) }))
         }
     };
-    let trace = ctx.trace_id.clone();
-    let provider = inst.name.clone();
-    let model = res.model.to_string();
+    let sink = state.sink.clone();
+    let base = LogRecord {
+        trace_id: ctx.trace_id.clone(),
+        route: "chat",
+        model: res.model.to_string(),
+        provider: inst.name.clone(),
+        target: target.name.clone(),
+        api_key_id: identity.id.clone(),
+        status: 200,
+        stream: true,
+        usage: Default::default(),
+        cost_usd: None,
+        cache_hit: false,
+        error_message: None,
+        duration_ms: 0.0,
+        ttft_ms: None,
+        created_at: std::time::SystemTime::now(),
+    };
+    let start = ctx.start;
     let on_finish = Box::new(move |s: StreamSummary| {
-        tracing::info!(
-            target: "ferro::access",
-            trace_id = %trace,
-            provider = %provider,
-            model = %ferro_types::json::truncate(&model, 128),
-            stream = true,
-            completed = s.completed,
-            cancelled = s.cancelled,
-            prompt_tokens = s.usage.map(|u| u.prompt).unwrap_or(0),
-            completion_tokens = s.usage.map(|u| u.completion).unwrap_or(0),
-            cost_usd = s.cost_usd.unwrap_or(0.0),
-            "stream finished"
-        );
+        let error_message = match (&s.error, s.cancelled) {
+            (Some(e), _) => Some(e.clone()),
+            (None, true) => Some("client disconnected".to_owned()),
+            _ => None,
+        };
+        sink.record(LogRecord {
+            usage: s.usage.unwrap_or_default(),
+            cost_usd: s.cost_usd,
+            error_message,
+            duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+            ttft_ms: s.ttft.map(|t| t.as_secs_f64() * 1000.0),
+            ..base
+        });
     });
     let relay = SseRelay::new(
         upstream_stream,
@@ -134,6 +167,10 @@ pub async fn chat_completions(
         cache_hit: false,
     }
     .write_headers(h, false);
+    out.extensions_mut().insert(RouteInfo {
+        stream: true,
+        ..Default::default()
+    });
     Ok(out)
 }
 
@@ -165,7 +202,10 @@ pub async fn completions(
         &rt,
         &inst,
         Operation::Chat,
-        upstream_body,
+        Payload::Chat {
+            req: &req,
+            openai_body: upstream_body,
+        },
         &res.model,
         PriceAs::Chat,
     )

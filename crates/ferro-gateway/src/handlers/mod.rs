@@ -48,15 +48,13 @@ pub async fn call_json(
     rt: &Runtime,
     inst: &ProviderInstance,
     op: Operation,
-    body: Bytes,
+    payload: upstream::Payload<'_>,
     model: &str,
     price_as: PriceAs,
 ) -> Result<Upstreamed, ApiError> {
     let fut = async {
         let t0 = Instant::now();
-        let resp = upstream::call(state, inst, op, body)
-            .await
-            .map_err(|e| from_transport(&e))?;
+        let resp = upstream::call(state, rt, inst, op, payload, model, false).await?;
         let (status, headers, bytes) = resp
             .into_bytes(MAX_UPSTREAM_BODY)
             .await
@@ -115,6 +113,15 @@ pub fn json_response(
         .map(Bytes::from)
         .unwrap_or_else(|| Bytes::copy_from_slice(body));
     let mut resp = (StatusCode::OK, out).into_response();
+    resp.extensions_mut().insert(crate::record::RouteInfo {
+        model: model.to_owned(),
+        provider: inst.name.clone(),
+        target: target.to_owned(),
+        usage: up.counts,
+        cost_usd: up.cost,
+        cache_hit: false,
+        stream: false,
+    });
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

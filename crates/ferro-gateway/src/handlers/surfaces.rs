@@ -57,7 +57,8 @@ async fn serve(
     let upstream_body = openai_compat::model_body(&req.obj, req.model.as_deref(), &model)
         .map(Bytes::from)
         .unwrap_or_else(|| bytes.clone());
-    let up = call_json(&state, &rt, &inst, op, upstream_body, &model, price_as).await?;
+    let payload = crate::upstream::Payload::Json(upstream_body);
+    let up = call_json(&state, &rt, &inst, op, payload, &model, price_as).await?;
     let target = &rt.router.targets[tid].name;
     Ok(json_response(&ctx, &inst, target, &model, &up, &up.body))
 }

@@ -28,6 +28,15 @@ impl Gw {
 
     /// Starts a gateway; `config` (YAML) is written to a temp file and named by GATEWAY_CONFIG.
     pub async fn start_with_config(env: &[(&str, &str)], config: Option<&str>) -> Gw {
+        Self::start_full(env, config, None).await
+    }
+
+    /// Starts a gateway whose request records go to `sink`.
+    pub async fn start_full(
+        env: &[(&str, &str)],
+        config: Option<&str>,
+        sink: Option<Arc<dyn ferro_gateway::record::RequestSink>>,
+    ) -> Gw {
         let dir = tempfile::tempdir().unwrap();
         let mut map: HashMap<String, String> = env
             .iter()
@@ -43,9 +52,13 @@ impl Gw {
             std::fs::write(&p, c).unwrap();
             map.insert("GATEWAY_CONFIG".into(), p.display().to_string());
         }
-        let (state, _warnings) = prepare(&move |k| map.get(k).cloned()).unwrap_or_else(|e| {
+        let (mut state, _warnings) = prepare(&move |k| map.get(k).cloned()).unwrap_or_else(|e| {
             panic!("gateway failed to prepare: {e:?}");
         });
+        if let Some(s) = sink {
+            state.sink = s;
+        }
+        let state = Arc::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -164,4 +177,20 @@ pub async fn raw(gw: &Gw, request: &[u8]) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// A sink that keeps every record, for assertions.
+#[derive(Default)]
+pub struct Captured(pub std::sync::Mutex<Vec<ferro_gateway::record::LogRecord>>);
+
+impl ferro_gateway::record::RequestSink for Captured {
+    fn record(&self, rec: ferro_gateway::record::LogRecord) {
+        self.0.lock().unwrap().push(rec);
+    }
+}
+
+impl Captured {
+    pub fn all(&self) -> Vec<ferro_gateway::record::LogRecord> {
+        self.0.lock().unwrap().clone()
+    }
 }
