@@ -5,7 +5,7 @@ use crate::redact::Redactor;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use ferro_providers::client::UpstreamError;
-use ferro_types::{ApiError, ErrorType};
+use ferro_types::{ApiError, ErrorOrigin, ErrorType};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
 /// An [`ApiError`] as an axum response.
@@ -47,7 +47,7 @@ pub fn error_response(e: &ApiError) -> Response {
 
 /// A transport failure talking to the upstream.
 pub fn from_transport(e: &UpstreamError) -> ApiError {
-    match e {
+    let err = match e {
         UpstreamError::FirstByteTimeout | UpstreamError::IdleTimeout => ApiError::new(
             504,
             ErrorType::UpstreamError,
@@ -60,7 +60,8 @@ pub fn from_transport(e: &UpstreamError) -> ApiError {
             "upstream_error",
             "could not reach the upstream provider",
         ),
-    }
+    };
+    err.with_origin(ErrorOrigin::Transport)
 }
 
 /// The request's overall deadline (`request_timeout`) passed.
@@ -71,6 +72,7 @@ pub fn gateway_timeout() -> ApiError {
         "gateway_timeout",
         "the request timed out",
     )
+    .with_origin(ErrorOrigin::Deadline)
 }
 
 /// Best-effort message out of an upstream error body (OpenAI or vendor shapes).
@@ -104,6 +106,15 @@ pub fn from_upstream_status(
     body: &[u8],
     redactor: &Redactor,
 ) -> ApiError {
+    let e = classify_status(status, headers, body, redactor);
+    let e = match retry_after(headers) {
+        Some(r) if e.retry_after.is_none() => e.with_retry_after(r),
+        _ => e,
+    };
+    e.with_origin(ErrorOrigin::Upstream(status))
+}
+
+fn classify_status(status: u16, headers: &HeaderMap, body: &[u8], redactor: &Redactor) -> ApiError {
     let msg = |fallback: &'static str| -> std::borrow::Cow<'static, str> {
         match upstream_message(body) {
             Some(m) => redactor.redact(&m).into_owned().into(),

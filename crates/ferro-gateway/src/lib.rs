@@ -13,6 +13,7 @@ pub mod error;
 pub mod extras;
 pub mod handlers;
 pub mod middleware;
+pub mod pipeline;
 pub mod record;
 pub mod redact;
 pub mod server;
@@ -123,7 +124,9 @@ pub fn reload(
         Some(p) => Some(Config::load_file(p).map_err(|e| e.0)?),
         None => None,
     };
-    let (rt, warnings) = Runtime::build(cfg, env, state.catalog.clone()).map_err(|e| e.0)?;
+    let prev = state.runtime.load_full();
+    let (rt, warnings) =
+        Runtime::rebuild(cfg, env, state.catalog.clone(), Some(&prev)).map_err(|e| e.0)?;
     state.runtime.store(Arc::new(rt));
     Ok(warnings)
 }

@@ -34,6 +34,16 @@ impl Runtime {
         env: &dyn Fn(&str) -> Option<String>,
         catalog: Arc<Catalog>,
     ) -> Result<(Runtime, Vec<String>), ConfigErrors> {
+        Self::rebuild(cfg, env, catalog, None)
+    }
+
+    /// Like [`Runtime::build`], carrying per-target health over from `prev`.
+    pub fn rebuild(
+        cfg: Option<Config>,
+        env: &dyn Fn(&str) -> Option<String>,
+        catalog: Arc<Catalog>,
+        prev: Option<&Runtime>,
+    ) -> Result<(Runtime, Vec<String>), ConfigErrors> {
         if let Some(c) = &cfg {
             c.validate()?;
             let enabled: Vec<String> = c
@@ -59,7 +69,6 @@ impl Runtime {
                 .iter()
                 .flat_map(|i| i.secrets.iter().map(|s| s.expose().to_owned())),
         );
-        let aliases = cfg.as_ref().map(|c| c.aliases.clone()).unwrap_or_default();
         let request_timeout = cfg
             .as_ref()
             .and_then(|c| c.request_timeout.as_deref())
@@ -80,7 +89,7 @@ impl Runtime {
         Ok((
             Runtime {
                 unsupported_policy,
-                router: Router::new(reg, aliases, catalog),
+                router: Router::build(reg, cfg.as_ref(), catalog, prev.map(|p| &p.router))?,
                 config: cfg,
                 max_request_bytes,
                 request_timeout,

@@ -1,6 +1,9 @@
 //! The routing index and model resolution (CONTRACT §8.1, ★5).
 
+use crate::policy::TargetPolicy;
 use crate::registry::{Registry, Target, TargetId};
+use crate::strategy::Strategy;
+use ferro_config::{Config, ConfigErrors};
 use ferro_providers::spec::Operation;
 use ferro_providers::ProviderInstance;
 use ferro_types::catalog::{Catalog, ModelEntry};
@@ -22,6 +25,9 @@ pub struct Resolution<'a> {
 #[derive(Debug)]
 pub struct Router {
     pub targets: Vec<Target>,
+    /// Resilience settings and health per target (parallel to `targets`).
+    pub policies: Vec<TargetPolicy>,
+    pub strategy: Strategy,
     pub instances: Vec<Arc<ProviderInstance>>,
     aliases: HashMap<String, String>,
     index: HashMap<String, Vec<TargetId>>,
@@ -33,7 +39,41 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(reg: Registry, aliases: BTreeMap<String, String>, catalog: Arc<Catalog>) -> Router {
+    /// Compiles routing state. `prev` (the router being replaced on reload) lends
+    /// its per-target health to targets that keep their name and settings.
+    pub fn build(
+        reg: Registry,
+        cfg: Option<&Config>,
+        catalog: Arc<Catalog>,
+        prev: Option<&Router>,
+    ) -> Result<Router, ConfigErrors> {
+        let strategy = Strategy::compile(cfg, &reg.targets).map_err(ConfigErrors)?;
+        let policies = reg
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let tcfg = cfg.and_then(|c| c.targets.get(i));
+                let old = prev.and_then(|p| {
+                    p.targets
+                        .iter()
+                        .position(|pt| pt.name == t.name)
+                        .and_then(|j| p.policies.get(j))
+                });
+                TargetPolicy::compile(tcfg, old)
+            })
+            .collect();
+        let aliases = cfg.map(|c| c.aliases.clone()).unwrap_or_default();
+        Ok(Self::assemble(reg, aliases, catalog, policies, strategy))
+    }
+
+    fn assemble(
+        reg: Registry,
+        aliases: BTreeMap<String, String>,
+        catalog: Arc<Catalog>,
+        policies: Vec<TargetPolicy>,
+        strategy: Strategy,
+    ) -> Router {
         let mut index: HashMap<String, Vec<TargetId>> = HashMap::new();
         let mut listing = Vec::new();
         let mut any_model = Vec::new();
@@ -65,6 +105,8 @@ impl Router {
         }
         Router {
             targets: reg.targets,
+            policies,
+            strategy,
             instances: reg.instances,
             aliases: aliases.into_iter().collect(),
             index,
@@ -243,7 +285,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let reg = build(Some(&cfg), &|k| env.get(k).cloned()).unwrap();
-        Router::new(reg, cfg.aliases.clone(), Catalog::embedded())
+        Router::build(reg, Some(&cfg), Catalog::embedded(), None).unwrap()
     }
 
     #[test]

@@ -40,6 +40,20 @@ impl ErrorType {
     }
 }
 
+/// Where an error came from, for retry, failover and circuit-breaker decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorOrigin {
+    /// Decided by the gateway (validation, routing, policy).
+    #[default]
+    Gateway,
+    /// The upstream answered with this HTTP status.
+    Upstream(u16),
+    /// Connecting to or reading from the upstream failed (incl. its timeouts).
+    Transport,
+    /// The request's own deadline (`request_timeout`) passed.
+    Deadline,
+}
+
 /// An error the gateway answers with. Carries everything the response needs:
 /// status, envelope fields and an optional `Retry-After` hint.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +63,7 @@ pub struct ApiError {
     pub code: Cow<'static, str>,
     pub message: Cow<'static, str>,
     pub retry_after: Option<u64>,
+    pub origin: ErrorOrigin,
 }
 
 #[derive(Serialize)]
@@ -77,7 +92,13 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
+            origin: ErrorOrigin::Gateway,
         }
+    }
+
+    pub fn with_origin(mut self, origin: ErrorOrigin) -> Self {
+        self.origin = origin;
+        self
     }
 
     pub fn with_retry_after(mut self, secs: u64) -> Self {

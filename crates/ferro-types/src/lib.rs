@@ -14,4 +14,4 @@ pub mod json;
 pub mod sse;
 pub mod usage;
 
-pub use error::{ApiError, ErrorType};
+pub use error::{ApiError, ErrorOrigin, ErrorType};

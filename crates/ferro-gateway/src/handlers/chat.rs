@@ -1,11 +1,12 @@
 //! `POST /v1/chat/completions` (JSON and SSE) and legacy `POST /v1/completions`.
 
-use super::{call_json, json_response, HResult, PriceAs};
+use super::{call_json, deadline, json_response, HResult, PriceAs, MAX_UPSTREAM_BODY};
 use crate::auth::Identity;
 use crate::body::read_json;
 use crate::error::{from_transport, from_upstream_status};
 use crate::extras::Extras;
 use crate::middleware::RequestCtx;
+use crate::pipeline;
 use crate::record::{LogRecord, RouteInfo};
 use crate::state::{AppState, Runtime};
 use crate::stream::{SseRelay, StreamSummary};
@@ -15,18 +16,124 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
+use ferro_providers::client::{UpstreamBody, UpstreamResponse};
 use ferro_providers::openai_compat;
-use ferro_providers::spec::Operation;
-use ferro_router::Resolution;
+use ferro_providers::spec::{Operation, ProviderSpec};
+use ferro_router::{Resolution, RouteInput};
 use ferro_types::chat::{ChatRequest, LegacyCompletion};
-use ferro_types::ApiError;
+use ferro_types::{ApiError, ErrorType};
+use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 fn resolve<'a>(rt: &Runtime, model: &'a str, op: Operation) -> Result<Resolution<'a>, ApiError> {
     rt.router
         .resolve(model, op)
         .ok_or_else(ApiError::model_not_found)
+}
+
+/// The OpenAI-wire upstream bodies of one request, built at most once per
+/// variant and shared by every attempt (a clone of `Bytes` is a refcount).
+struct ChatBodies<'a> {
+    req: &'a ChatRequest<'a>,
+    model: &'a str,
+    original: &'a Bytes,
+    plain: OnceLock<Bytes>,
+    promoted: OnceLock<Bytes>,
+}
+
+impl<'a> ChatBodies<'a> {
+    fn new(req: &'a ChatRequest<'a>, model: &'a str, original: &'a Bytes) -> Self {
+        ChatBodies {
+            req,
+            model,
+            original,
+            plain: OnceLock::new(),
+            promoted: OnceLock::new(),
+        }
+    }
+
+    fn for_spec(&self, spec: &ProviderSpec) -> Bytes {
+        let cell = if spec.promote_max_tokens {
+            &self.promoted
+        } else {
+            &self.plain
+        };
+        cell.get_or_init(|| {
+            openai_compat::chat_body(self.req, self.model, spec)
+                .map(Bytes::from)
+                .unwrap_or_else(|| self.original.clone())
+        })
+        .clone()
+    }
+}
+
+/// Text of all messages, for content-based routing.
+fn prompt_text(req: &ChatRequest<'_>) -> String {
+    let Some(msgs) = req.obj.get("messages") else {
+        return String::new();
+    };
+    let v: Vec<serde_json::Value> = serde_json::from_str(msgs.get()).unwrap_or_default();
+    let mut out = String::new();
+    for m in &v {
+        match m.get("content") {
+            Some(serde_json::Value::String(s)) => out.push_str(s),
+            Some(serde_json::Value::Array(parts)) => {
+                for p in parts {
+                    if let Some(t) = p.get("text").and_then(|t| t.as_str()) {
+                        out.push_str(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn route_input<'a>(model: &'a str, prompt: &'a Option<String>, body_len: usize) -> RouteInput<'a> {
+    RouteInput {
+        model,
+        prompt: prompt.as_deref(),
+        est_prompt_tokens: body_len as u64 / 4 + 1,
+    }
+}
+
+/// Waits for the first upstream bytes of a stream (the commit point): a failure
+/// before them is an error the pipeline may retry or fail over; after them the
+/// client gets a 200.
+async fn commit_stream(resp: UpstreamResponse, rt: &Runtime) -> Result<UpstreamResponse, ApiError> {
+    if resp.status != 200 {
+        let (status, h, b) = resp
+            .into_bytes(MAX_UPSTREAM_BODY)
+            .await
+            .map_err(|e| from_transport(&e))?;
+        return Err(from_upstream_status(status, &h, &b, &rt.redactor));
+    }
+    let mut stream = match resp.body {
+        UpstreamBody::Stream(s) => s,
+        UpstreamBody::Full(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
+    };
+    match stream.next().await {
+        Some(Ok(first)) => Ok(UpstreamResponse {
+            status: 200,
+            headers: resp.headers,
+            body: UpstreamBody::Stream(
+                futures_util::stream::once(async move { Ok(first) })
+                    .chain(stream)
+                    .boxed(),
+            ),
+        }),
+        Some(Err(e)) => Err(from_transport(&e)),
+        None => Err(ApiError::new(
+            502,
+            ErrorType::UpstreamError,
+            "upstream_error",
+            "the upstream stream ended before any data",
+        )
+        .with_origin(ferro_types::ErrorOrigin::Transport)),
+    }
 }
 
 pub async fn chat_completions(
@@ -40,80 +147,75 @@ pub async fn chat_completions(
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let req = ChatRequest::parse(&bytes)?;
     let res = resolve(&rt, &req.model, Operation::Chat)?;
-    let tid = res.candidates[0];
-    let target = &rt.router.targets[tid];
-    let inst = rt
-        .router
-        .instance(tid)
-        .ok_or_else(ApiError::model_not_found)?
-        .clone();
-    let upstream_body = openai_compat::chat_body(&req, &res.model, inst.spec)
-        .map(Bytes::from)
-        .unwrap_or_else(|| bytes.clone());
+    let prompt = rt.router.strategy.needs_prompt().then(|| prompt_text(&req));
+    let plan = pipeline::plan(&rt, &res, route_input(&res.model, &prompt, bytes.len()))?;
+    let bodies = ChatBodies::new(&req, &res.model, &bytes);
+    let model: &str = &res.model;
 
     if !req.stream {
-        let up = call_json(
-            &state,
-            &rt,
-            &inst,
-            Operation::Chat,
-            Payload::Chat {
+        let out = pipeline::execute(&rt, &plan, deadline(&rt, &ctx), |_, inst| {
+            let payload = Payload::Chat {
                 req: &req,
-                openai_body: upstream_body,
-            },
-            &res.model,
-            PriceAs::Chat,
-        )
+                openai_body: bodies.for_spec(inst.spec),
+            };
+            let (state, rt) = (&state, &rt);
+            async move {
+                call_json(
+                    state,
+                    rt,
+                    &inst,
+                    Operation::Chat,
+                    payload,
+                    model,
+                    PriceAs::Chat,
+                )
+                .await
+            }
+        })
         .await?;
+        let target = &rt.router.targets[out.target].name;
+        let up = &out.value;
         return Ok(json_response(
             &ctx,
-            &inst,
-            &target.name,
-            &res.model,
-            &up,
+            &out.instance,
+            target,
+            model,
+            out.attempts,
+            up,
             &up.body,
         ));
     }
 
-    // Streaming: wait for the upstream's status before committing to a 200.
-    let payload = Payload::Chat {
-        req: &req,
-        openai_body: upstream_body,
-    };
-    let resp = upstream::call(
-        &state,
-        &rt,
-        &inst,
-        Operation::Chat,
-        payload,
-        &res.model,
-        true,
-    )
+    let out = pipeline::execute(&rt, &plan, None, |_, inst| {
+        let payload = Payload::Chat {
+            req: &req,
+            openai_body: bodies.for_spec(inst.spec),
+        };
+        let (state, rt) = (&state, &rt);
+        async move {
+            let resp =
+                upstream::call(state, rt, &inst, Operation::Chat, payload, model, true).await?;
+            commit_stream(resp, rt).await
+        }
+    })
     .await?;
-    if resp.status != 200 {
-        let (status, h, b) = resp
-            .into_bytes(super::MAX_UPSTREAM_BODY)
-            .await
-            .map_err(|e| from_transport(&e))?;
-        return Err(from_upstream_status(status, &h, &b, &rt.redactor).into());
-    }
+    let inst = out.instance.clone();
+    let target_name = rt.router.targets[out.target].name.clone();
     let pricing = rt
         .router
-        .pricing_entry(&inst, &res.model)
+        .pricing_entry(&inst, model)
         .map(|e| e.pricing.clone());
-    let upstream_stream = match resp.body {
-        ferro_providers::client::UpstreamBody::Stream(s) => s,
-        ferro_providers::client::UpstreamBody::Full(b) => {
-            futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(b) }))
-        }
+    let upstream_stream = match out.value.body {
+        UpstreamBody::Stream(s) => s,
+        UpstreamBody::Full(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
     };
     let sink = state.sink.clone();
     let base = LogRecord {
         trace_id: ctx.trace_id.clone(),
         route: "chat",
-        model: res.model.to_string(),
+        model: model.to_owned(),
         provider: inst.name.clone(),
-        target: target.name.clone(),
+        target: target_name.clone(),
         api_key_id: identity.id.clone(),
         status: 200,
         stream: true,
@@ -126,7 +228,9 @@ pub async fn chat_completions(
         created_at: std::time::SystemTime::now(),
     };
     let start = ctx.start;
+    let permit = out.permit;
     let on_finish = Box::new(move |s: StreamSummary| {
+        drop(permit);
         let error_message = match (&s.error, s.cancelled) {
             (Some(e), _) => Some(e.clone()),
             (None, true) => Some("client disconnected".to_owned()),
@@ -149,8 +253,8 @@ pub async fn chat_completions(
         ctx.start,
         Some(on_finish),
     );
-    let mut out = Response::new(Body::from_stream(relay));
-    let h = out.headers_mut();
+    let mut resp = Response::new(Body::from_stream(relay));
+    let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
@@ -159,19 +263,19 @@ pub async fn chat_completions(
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Extras {
         provider: &inst.name,
-        target: &target.name,
-        model: &res.model,
-        attempts: 1,
+        target: &target_name,
+        model,
+        attempts: out.attempts,
         overhead_ms: Some(ctx.start.elapsed().as_secs_f64() * 1000.0),
         cost_usd: None,
         cache_hit: false,
     }
     .write_headers(h, false);
-    out.extensions_mut().insert(RouteInfo {
+    resp.extensions_mut().insert(RouteInfo {
         stream: true,
         ..Default::default()
     });
-    Ok(out)
+    Ok(resp)
 }
 
 /// Legacy completions: one user message through chat routing, answered in the
@@ -185,45 +289,53 @@ pub async fn completions(
     let rt = state.runtime.load_full();
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let legacy = LegacyCompletion::parse(&bytes)?;
-    let req = ChatRequest::parse(&legacy.chat_body)?;
+    let chat_bytes = Bytes::from(legacy.chat_body.clone());
+    let req = ChatRequest::parse(&chat_bytes)?;
     let res = resolve(&rt, &legacy.model, Operation::Chat)?;
-    let tid = res.candidates[0];
-    let target_name = rt.router.targets[tid].name.clone();
-    let inst = rt
+    let prompt = rt
         .router
-        .instance(tid)
-        .ok_or_else(ApiError::model_not_found)?
-        .clone();
-    let upstream_body = openai_compat::chat_body(&req, &res.model, inst.spec)
-        .map(Bytes::from)
-        .unwrap_or_else(|| Bytes::from(legacy.chat_body.clone()));
-    let up = call_json(
-        &state,
-        &rt,
-        &inst,
-        Operation::Chat,
-        Payload::Chat {
+        .strategy
+        .needs_prompt()
+        .then(|| legacy.prompt.clone());
+    let plan = pipeline::plan(&rt, &res, route_input(&res.model, &prompt, bytes.len()))?;
+    let bodies = ChatBodies::new(&req, &res.model, &chat_bytes);
+    let model: &str = &res.model;
+    let out = pipeline::execute(&rt, &plan, deadline(&rt, &ctx), |_, inst| {
+        let payload = Payload::Chat {
             req: &req,
-            openai_body: upstream_body,
-        },
-        &res.model,
-        PriceAs::Chat,
-    )
+            openai_body: bodies.for_spec(inst.spec),
+        };
+        let (state, rt) = (&state, &rt);
+        async move {
+            call_json(
+                state,
+                rt,
+                &inst,
+                Operation::Chat,
+                payload,
+                model,
+                PriceAs::Chat,
+            )
+            .await
+        }
+    })
     .await?;
-    let text_body = to_text_completion(&up.body, &legacy).ok_or_else(|| {
+    let text_body = to_text_completion(&out.value.body, &legacy).ok_or_else(|| {
         ApiError::new(
             502,
-            ferro_types::ErrorType::UpstreamError,
+            ErrorType::UpstreamError,
             "upstream_error",
             "the upstream answer was not a chat completion",
         )
     })?;
+    let target = &rt.router.targets[out.target].name;
     Ok(json_response(
         &ctx,
-        &inst,
-        &target_name,
-        &res.model,
-        &up,
+        &out.instance,
+        target,
+        model,
+        out.attempts,
+        &out.value,
         &text_body,
     ))
 }
@@ -264,7 +376,5 @@ fn to_text_completion(chat: &[u8], legacy: &LegacyCompletion) -> Option<Vec<u8>>
     if let Some(u) = v.get("usage") {
         out["usage"] = u.clone();
     }
-    let mut bytes = Vec::new();
-    serde_json::to_writer(&mut bytes, &out).ok()?;
-    Some(bytes)
+    serde_json::to_vec(&out).ok()
 }

@@ -7,7 +7,7 @@ pub mod passthrough;
 pub mod probes;
 pub mod surfaces;
 
-use crate::error::{from_transport, from_upstream_status, gateway_timeout, GwError};
+use crate::error::{from_transport, from_upstream_status, GwError};
 use crate::extras::{body_usage, rewrite_body, Extras};
 use crate::middleware::RequestCtx;
 use crate::state::{AppState, Runtime};
@@ -52,7 +52,7 @@ pub async fn call_json(
     model: &str,
     price_as: PriceAs,
 ) -> Result<Upstreamed, ApiError> {
-    let fut = async {
+    {
         let t0 = Instant::now();
         let resp = upstream::call(state, rt, inst, op, payload, model, false).await?;
         let (status, headers, bytes) = resp
@@ -81,13 +81,12 @@ pub async fn call_json(
             cost,
             provider_time,
         })
-    };
-    match rt.request_timeout {
-        Some(t) => tokio::time::timeout(t, fut)
-            .await
-            .map_err(|_| gateway_timeout())?,
-        None => fut.await,
     }
+}
+
+/// The request's deadline (`request_timeout`, non-streaming only).
+pub fn deadline(rt: &Runtime, ctx: &RequestCtx) -> Option<Instant> {
+    rt.request_timeout.map(|t| ctx.start + t)
 }
 
 /// Builds the client response of a JSON surface with the extras of ★3.
@@ -96,6 +95,7 @@ pub fn json_response(
     inst: &ProviderInstance,
     target: &str,
     model: &str,
+    attempts: u32,
     up: &Upstreamed,
     body: &[u8],
 ) -> Response {
@@ -104,7 +104,7 @@ pub fn json_response(
         provider: &inst.name,
         target,
         model,
-        attempts: 1,
+        attempts,
         overhead_ms: Some(overhead.as_secs_f64() * 1000.0),
         cost_usd: up.cost,
         cache_hit: false,

@@ -19,6 +19,21 @@ pub const BUILT: &str = match option_env!("FERRO_BUILD_DATE") {
     None => "unknown",
 };
 
+/// The circuit state of the targets served by instance `name` (the worst one).
+fn circuit_of(rt: &crate::state::Runtime, name: &str) -> &'static str {
+    let mut state = "closed";
+    for (t, p) in rt.router.targets.iter().zip(&rt.router.policies) {
+        if t.instance.as_ref().is_some_and(|i| i.name == name) {
+            match p.circuit_state() {
+                "open" => return "open",
+                "half-open" => state = "half-open",
+                _ => {}
+            }
+        }
+    }
+    state
+}
+
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
     let rt = state.runtime.load_full();
     let providers: Vec<_> = rt
@@ -32,7 +47,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
                 .map(|c| rt.router.catalog().provider_models(c).count())
                 .sum::<usize>()
                 + p.models.len();
-            json!({"name": p.name, "status": "available", "circuit": "closed", "models": catalog_models})
+            json!({"name": p.name, "status": "available", "circuit": circuit_of(&rt, &p.name), "models": catalog_models})
         })
         .collect();
     let (status, code) = if providers.is_empty() {
@@ -57,9 +72,18 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .router
         .targets
         .iter()
-        .map(|t| json!({"name": t.name, "routable": t.instance.is_some()}))
+        .zip(&rt.router.policies)
+        .map(
+            |(t, p)| json!({"name": t.name, "routable": t.instance.is_some() && !p.circuit_open()}),
+        )
         .collect();
-    if !rt.router.has_routable_target() {
+    let routable = rt
+        .router
+        .targets
+        .iter()
+        .zip(&rt.router.policies)
+        .any(|(t, p)| t.instance.is_some() && !p.circuit_open());
+    if !routable {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "not_ready", "reason": "no routable targets"})),
@@ -70,7 +94,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .router
         .instances
         .iter()
-        .map(|p| json!({"name": p.name, "circuit": "closed"}))
+        .map(|p| json!({"name": p.name, "circuit": circuit_of(&rt, &p.name)}))
         .collect();
     Json(json!({"status": "ready", "providers": providers, "targets": targets})).into_response()
 }

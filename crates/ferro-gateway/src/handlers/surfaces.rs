@@ -1,16 +1,19 @@
 //! `POST /v1/embeddings`, `/v1/images/generations`, `/v1/moderations`: one
 //! model-routed JSON pipeline.
 
-use super::{call_json, json_response, HResult, PriceAs};
+use super::{call_json, deadline, json_response, HResult, PriceAs};
 use crate::body::read_json;
 use crate::middleware::RequestCtx;
+use crate::pipeline;
 use crate::state::AppState;
+use crate::upstream::Payload;
 use axum::body::Body;
 use axum::extract::State;
 use axum::Extension;
 use bytes::Bytes;
 use ferro_providers::openai_compat;
 use ferro_providers::spec::Operation;
+use ferro_router::{Resolution, RouteInput};
 use ferro_types::chat::{ModelRequest, Surface};
 use ferro_types::ApiError;
 use http::HeaderMap;
@@ -32,35 +35,53 @@ async fn serve(
     let rt = state.runtime.load_full();
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let req = ModelRequest::parse(&bytes, surface)?;
-    let (tid, model): (usize, Cow<'_, str>) = match &req.model {
-        Some(m) => {
-            let res = rt
-                .router
-                .resolve(m, op)
-                .ok_or_else(ApiError::model_not_found)?;
-            (res.candidates[0], res.model)
-        }
+    let res = match &req.model {
+        Some(m) => rt
+            .router
+            .resolve(m, op)
+            .ok_or_else(ApiError::model_not_found)?,
         None => {
             // ★9: moderations without `model` use the first target offering moderation.
             let tid = rt
                 .router
                 .first_supporting(op)
                 .ok_or_else(ApiError::model_not_found)?;
-            (tid, Cow::Borrowed("omni-moderation-latest"))
+            let default = match rt.router.instance(tid).map(|i| i.spec.id) {
+                Some("mistral") => "mistral-moderation-latest",
+                _ => "omni-moderation-latest",
+            };
+            Resolution {
+                model: Cow::Borrowed(default),
+                candidates: vec![tid],
+            }
         }
     };
-    let inst = rt
-        .router
-        .instance(tid)
-        .ok_or_else(ApiError::model_not_found)?
-        .clone();
-    let upstream_body = openai_compat::model_body(&req.obj, req.model.as_deref(), &model)
+    let input = RouteInput {
+        model: &res.model,
+        prompt: None,
+        est_prompt_tokens: bytes.len() as u64 / 4 + 1,
+    };
+    let plan = pipeline::plan(&rt, &res, input)?;
+    let model: &str = &res.model;
+    let upstream_body = openai_compat::model_body(&req.obj, req.model.as_deref(), model)
         .map(Bytes::from)
         .unwrap_or_else(|| bytes.clone());
-    let payload = crate::upstream::Payload::Json(upstream_body);
-    let up = call_json(&state, &rt, &inst, op, payload, &model, price_as).await?;
-    let target = &rt.router.targets[tid].name;
-    Ok(json_response(&ctx, &inst, target, &model, &up, &up.body))
+    let out = pipeline::execute(&rt, &plan, deadline(&rt, &ctx), |_, inst| {
+        let payload = Payload::Json(upstream_body.clone());
+        let (state, rt) = (&state, &rt);
+        async move { call_json(state, rt, &inst, op, payload, model, price_as).await }
+    })
+    .await?;
+    let target = &rt.router.targets[out.target].name;
+    Ok(json_response(
+        &ctx,
+        &out.instance,
+        target,
+        model,
+        out.attempts,
+        &out.value,
+        &out.value.body,
+    ))
 }
 
 pub async fn embeddings(
