@@ -108,7 +108,10 @@ pub async fn run(env: Env) -> Result<(), Vec<String>> {
         .await
         .map_err(|e| vec![format!("cannot listen on {addr}: {e}")])?;
     tracing::info!(%addr, version = handlers::probes::VERSION, "ferrogw listening");
-    spawn_reload_on_sighup(state.clone(), env);
+    spawn_reload_on_sighup(state.clone(), env.clone());
+    if state.settings.config_path.is_some() {
+        tokio::spawn(watch_config(state.clone(), env, CONFIG_POLL_INTERVAL));
+    }
     let app = app::build(state);
     server::serve(listener, app, server::shutdown_signal(), SHUTDOWN_GRACE).await;
     Ok(())
@@ -131,6 +134,41 @@ pub fn reload(
     Ok(warnings)
 }
 
+/// How often the config file is checked for changes.
+pub const CONFIG_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+fn reload_logged(state: &AppState, env: &dyn Fn(&str) -> Option<String>, why: &str) {
+    match reload(state, env) {
+        Ok(_) => tracing::info!("config reloaded ({why})"),
+        Err(errs) => {
+            for e in errs {
+                tracing::error!("config reload refused ({why}): {e}");
+            }
+        }
+    }
+}
+
+/// Reloads `GATEWAY_CONFIG` whenever its modification time or size changes.
+/// Polling (rather than inotify) also catches editors that replace the file and
+/// configs mounted from Kubernetes ConfigMaps (symlink swaps).
+pub async fn watch_config(state: Arc<AppState>, env: Env, every: Duration) {
+    let Some(path) = state.settings.config_path.clone() else {
+        return;
+    };
+    let stamp = |m: std::fs::Metadata| (m.modified().ok(), m.len());
+    let mut last = tokio::fs::metadata(&path).await.ok().map(stamp);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = tokio::fs::metadata(&path).await.ok().map(stamp);
+        if now.is_some() && now != last {
+            last = now;
+            reload_logged(&state, &*env, "file changed");
+        }
+    }
+}
+
 fn spawn_reload_on_sighup(state: Arc<AppState>, env: Env) {
     #[cfg(unix)]
     tokio::spawn(async move {
@@ -139,14 +177,7 @@ fn spawn_reload_on_sighup(state: Arc<AppState>, env: Env) {
             return;
         };
         while hup.recv().await.is_some() {
-            match reload(&state, &*env) {
-                Ok(_) => tracing::info!("config reloaded"),
-                Err(errs) => {
-                    for e in errs {
-                        tracing::error!("config reload refused: {e}");
-                    }
-                }
-            }
+            reload_logged(&state, &*env, "SIGHUP");
         }
     });
 }

@@ -1,5 +1,6 @@
 //! Process settings from environment variables (CONTRACT §7).
 
+use ferro_providers::client::Timeouts;
 use ferro_providers::Secret;
 use std::path::PathBuf;
 
@@ -16,6 +17,9 @@ pub struct Settings {
     pub catalog_path: Option<PathBuf>,
     pub log_format_json: bool,
     pub log_level: String,
+    /// Upstream connect / first-byte / idle timeouts
+    /// (`FERRO_UPSTREAM_{CONNECT,FIRST_BYTE,IDLE}_TIMEOUT`, Go-style durations).
+    pub upstream_timeouts: Timeouts,
 }
 
 fn truthy(v: Option<String>) -> bool {
@@ -65,7 +69,27 @@ impl Settings {
                 errs.push("GATEWAY_ENV=production refuses `*` in CORS_ORIGINS".to_owned());
             }
         }
+        let mut upstream_timeouts = Timeouts::default();
+        for (var, slot) in [
+            (
+                "FERRO_UPSTREAM_CONNECT_TIMEOUT",
+                &mut upstream_timeouts.connect,
+            ),
+            (
+                "FERRO_UPSTREAM_FIRST_BYTE_TIMEOUT",
+                &mut upstream_timeouts.first_byte,
+            ),
+            ("FERRO_UPSTREAM_IDLE_TIMEOUT", &mut upstream_timeouts.idle),
+        ] {
+            if let Some(v) = get(var) {
+                match ferro_config::parse_duration(&v) {
+                    Ok(d) if !d.is_zero() => *slot = d,
+                    _ => errs.push(format!("{var}: must be a positive duration such as 30s")),
+                }
+            }
+        }
         let s = Settings {
+            upstream_timeouts,
             port,
             master_key: get("MASTER_KEY").map(Secret::new),
             config_path: get("GATEWAY_CONFIG").map(PathBuf::from),

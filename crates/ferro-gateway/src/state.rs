@@ -7,7 +7,7 @@ use crate::redact::Redactor;
 use crate::settings::Settings;
 use arc_swap::ArcSwap;
 use ferro_config::{parse_duration, Config, ConfigErrors};
-use ferro_providers::client::{Timeouts, UpstreamClient};
+use ferro_providers::client::UpstreamClient;
 use ferro_providers::native::UnsupportedPolicy;
 use ferro_router::{registry, Router};
 use ferro_types::catalog::Catalog;
@@ -117,7 +117,7 @@ impl AppState {
         runtime: Runtime,
         catalog: Arc<Catalog>,
     ) -> Result<AppState, String> {
-        let client = UpstreamClient::new(Timeouts::default())?;
+        let client = UpstreamClient::new(settings.upstream_timeouts)?;
         let mut auth = AuthChain::default();
         if let Some(mk) = &settings.master_key {
             auth.push(Arc::new(MasterKey::new(mk)));

@@ -451,3 +451,72 @@ async fn reload_under_traffic_loses_nothing() {
     assert!(ferro_gateway::reload(&gw.state, &|_: &str| None).is_err());
     assert_eq!(gw.chat(chat_body("m", "x")).await.status(), 200);
 }
+
+#[tokio::test]
+async fn config_file_changes_are_picked_up() {
+    let a = MockUpstream::start().await.unwrap();
+    let b = MockUpstream::start().await.unwrap();
+    let cfg_for = |name: &str| {
+        format!(
+            "providers:\n  - {{name: a, type: openai, base_url: \"{}/v1\", api_key: k, models: [m]}}\n  - {{name: b, type: openai, base_url: \"{}/v1\", api_key: k, models: [m]}}\ntargets:\n  - virtual_key: {name}\n",
+            a.url(),
+            b.url()
+        )
+    };
+    let gw = Gw::start_with_config(&[], Some(&cfg_for("a"))).await;
+    let env: ferro_gateway::Env = std::sync::Arc::new(|_| None);
+    let watcher = tokio::spawn(ferro_gateway::watch_config(
+        gw.state.clone(),
+        env,
+        Duration::from_millis(50),
+    ));
+    assert_eq!(
+        gw.chat(chat_body("m", "x")).await.headers()["x-gateway-provider"],
+        "a"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::fs::write(
+        gw.state.settings.config_path.as_ref().unwrap(),
+        cfg_for("b") + "# changed\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let p = gw.chat(chat_body("m", "x")).await.headers()["x-gateway-provider"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if p == "b" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "file change not picked up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watcher.abort();
+}
+
+#[tokio::test]
+async fn first_byte_timeout_fails_over() {
+    let a = MockUpstream::start().await.unwrap();
+    let b = MockUpstream::start().await.unwrap();
+    let cfg = format!(
+        "strategy: {{mode: fallback}}\nproviders:\n  - {{name: a, type: openai, base_url: \"{}/v1\", api_key: k, models: [m]}}\n  - {{name: b, type: openai, base_url: \"{}/v1\", api_key: k, models: [m]}}\ntargets: [{{virtual_key: a}}, {{virtual_key: b}}]\n",
+        a.url(),
+        b.url()
+    );
+    let gw = Gw::start_with_config(
+        &[("FERRO_UPSTREAM_FIRST_BYTE_TIMEOUT", "200ms")],
+        Some(&cfg),
+    )
+    .await;
+    a.push_fault(Fault::Delay(Duration::from_secs(2)));
+    let t0 = Instant::now();
+    let r = gw.chat(chat_body("m", "x")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gateway-provider"], "b");
+    assert!(t0.elapsed() < Duration::from_millis(1500));
+    // with nowhere to fail over, the timeout is a 504
+    b.push_fault(Fault::Delay(Duration::from_secs(2)));
+    a.push_fault(Fault::Delay(Duration::from_secs(2)));
+    expect_error(gw.chat(chat_body("m", "x")).await, 504, "upstream_timeout").await;
+}
