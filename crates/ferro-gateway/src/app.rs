@@ -35,10 +35,10 @@ pub fn build(state: Arc<AppState>) -> Router {
         .route("/readyz", get(probes::readyz))
         .merge(v1)
         .fallback(middleware::not_found)
-        .with_state(state);
+        .with_state(state.clone());
     // The root layer must wrap the whole router, not each route: axum adds the
     // `Allow` header of a 405 outside per-route layers.
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn(middleware::root))
+        .layer(axum::middleware::from_fn_with_state(state, middleware::root))
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod extras;
+pub mod guard;
 pub mod handlers;
 pub mod middleware;
 pub mod pipeline;

@@ -71,11 +71,50 @@ static SECURITY_HEADERS: [(HeaderName, &str); 5] = [
     (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
 ];
 
+/// The client IP of a request (peer, or forwarded when the peer is a trusted proxy).
+pub fn client_ip(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    state.door.client_ip(peer, req.headers())
+}
+
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/health" | "/livez" | "/readyz")
+}
+
+fn too_many() -> Response {
+    error_response(
+        &ApiError::new(
+            429,
+            ErrorType::RateLimitError,
+            "rate_limit_exceeded",
+            "too many requests from this address",
+        )
+        .with_retry_after(1),
+    )
+}
+
 /// Outermost layer: trace id in, `X-Request-ID` and security headers out, JSON
-/// 405/501 for method errors.
-pub async fn root(mut req: Request, next: Next) -> Response {
+/// 405/501 for method errors, CORS, and the per-IP limiter when it covers every
+/// request (`RATE_LIMIT_SCOPE=all`).
+pub async fn root(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let trace_id: Arc<str> = trace_id_for(req.headers()).into();
-    let mut resp = if !KNOWN_METHODS.contains(req.method()) || req.method() == Method::CONNECT {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|o| o.to_str().is_ok_and(|o| state.door.cors_allowed(o)))
+        .cloned();
+    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ORIGIN);
+    let mut resp = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else if state.door.scope_all
+        && !is_probe(req.uri().path())
+        && !state.door.admit(client_ip(&state, &req))
+    {
+        too_many()
+    } else if !KNOWN_METHODS.contains(req.method()) || req.method() == Method::CONNECT {
         error_response(&ApiError::new(
             501,
             ErrorType::InvalidRequestError,
@@ -99,6 +138,9 @@ pub async fn root(mut req: Request, next: Next) -> Response {
         }
     }
     let h = resp.headers_mut();
+    if let Some(o) = &origin {
+        state.door.cors_headers(o, h, preflight);
+    }
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         h.insert(HeaderName::from_static("x-request-id"), v);
     }
@@ -125,6 +167,9 @@ pub async fn require_key(
     next: Next,
 ) -> Response {
     if state.settings.allow_unauthenticated {
+        if !state.door.scope_all && !state.door.admit(client_ip(&state, &req)) {
+            return too_many();
+        }
         req.extensions_mut().insert(Identity::anonymous());
         return next.run(req).await;
     }
@@ -132,6 +177,10 @@ pub async fn require_key(
         Ok(token) => state.auth.authenticate(token).ok_or(AuthFailure::Invalid),
         Err(e) => Err(e),
     };
+    // ★12: unauthenticated and failed-auth requests pay the per-IP toll.
+    if identity.is_err() && !state.door.scope_all && !state.door.admit(client_ip(&state, &req)) {
+        return too_many();
+    }
     match identity {
         Ok(id) => {
             req.extensions_mut().insert(id);

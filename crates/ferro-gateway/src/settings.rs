@@ -20,6 +20,14 @@ pub struct Settings {
     /// Upstream connect / first-byte / idle timeouts
     /// (`FERRO_UPSTREAM_{CONNECT,FIRST_BYTE,IDLE}_TIMEOUT`, Go-style durations).
     pub upstream_timeouts: Timeouts,
+    /// Per-IP limiter (`RATE_LIMIT_RPS`, default 20; 0 disables).
+    pub rate_limit_rps: u32,
+    /// `RATE_LIMIT_BURST` (default 40).
+    pub rate_limit_burst: u32,
+    /// `RATE_LIMIT_SCOPE=all`: limit every request, not only unauthenticated ones.
+    pub rate_limit_scope_all: bool,
+    /// `TRUSTED_PROXIES` (default loopback): peers whose forwarded-for headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 fn truthy(v: Option<String>) -> bool {
@@ -88,7 +96,31 @@ impl Settings {
                 }
             }
         }
+        let num = |var: &str, default: u32, errs: &mut Vec<String>| match get(var) {
+            None => default,
+            Some(v) => v.parse::<u32>().unwrap_or_else(|_| {
+                errs.push(format!("{var}: must be a non-negative integer"));
+                default
+            }),
+        };
+        let rate_limit_rps = num("RATE_LIMIT_RPS", 20, &mut errs);
+        let rate_limit_burst = num("RATE_LIMIT_BURST", 40, &mut errs);
+        let mut trusted_proxies = Vec::new();
+        let trusted = get("TRUSTED_PROXIES").unwrap_or_else(|| "127.0.0.0/8, ::1/128".to_owned());
+        for part in trusted.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let net = part
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match net {
+                Ok(n) => trusted_proxies.push(n),
+                Err(_) => errs.push(format!("TRUSTED_PROXIES: `{part}` is not a CIDR or IP")),
+            }
+        }
         let s = Settings {
+            rate_limit_rps,
+            rate_limit_burst,
+            rate_limit_scope_all: get("RATE_LIMIT_SCOPE").is_some_and(|v| v.eq_ignore_ascii_case("all")),
+            trusted_proxies,
             upstream_timeouts,
             port,
             master_key: get("MASTER_KEY").map(Secret::new),
@@ -115,6 +147,9 @@ impl Settings {
         let mut w = Vec::new();
         if self.master_key.is_none() && !self.allow_unauthenticated {
             w.push("MASTER_KEY is not set: /v1 requests need a stored API key".to_owned());
+        }
+        if self.production && self.rate_limit_rps == 0 {
+            w.push("RATE_LIMIT_RPS=0 disables the per-IP limiter in production".to_owned());
         }
         if self.allow_unauthenticated {
             w.push(

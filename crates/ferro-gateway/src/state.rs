@@ -2,6 +2,7 @@
 //! process-wide parts (upstream client, authenticators, settings).
 
 use crate::auth::{AuthChain, MasterKey};
+use crate::guard::DoorGuard;
 use crate::record::{AccessLog, RequestSink};
 use crate::redact::Redactor;
 use crate::settings::Settings;
@@ -109,6 +110,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Where terminal request records go (access log by default).
     pub sink: Arc<dyn RequestSink>,
+    /// Per-IP limiter, trusted proxies, CORS.
+    pub door: DoorGuard,
 }
 
 impl AppState {
@@ -122,6 +125,7 @@ impl AppState {
         if let Some(mk) = &settings.master_key {
             auth.push(Arc::new(MasterKey::new(mk)));
         }
+        let door = DoorGuard::new(&settings);
         Ok(AppState {
             runtime: ArcSwap::from_pointee(runtime),
             client,
@@ -129,6 +133,7 @@ impl AppState {
             settings,
             catalog,
             sink: Arc::new(AccessLog),
+            door,
         })
     }
 }
