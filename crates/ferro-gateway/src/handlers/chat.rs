@@ -136,6 +136,37 @@ async fn commit_stream(resp: UpstreamResponse, rt: &Runtime) -> Result<UpstreamR
     }
 }
 
+/// A non-streaming chat request through the pipeline (chat and legacy completions).
+async fn chat_json(
+    state: &AppState,
+    rt: &Runtime,
+    ctx: &RequestCtx,
+    plan: &pipeline::Plan,
+    req: &ChatRequest<'_>,
+    bodies: &ChatBodies<'_>,
+    model: &str,
+) -> Result<pipeline::Outcome<super::Upstreamed>, ApiError> {
+    pipeline::execute(rt, plan, deadline(rt, ctx), |_, inst| {
+        let payload = Payload::Chat {
+            req,
+            openai_body: bodies.for_spec(inst.spec),
+        };
+        async move {
+            call_json(
+                state,
+                rt,
+                &inst,
+                Operation::Chat,
+                payload,
+                model,
+                PriceAs::Chat,
+            )
+            .await
+        }
+    })
+    .await
+}
+
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
@@ -153,26 +184,7 @@ pub async fn chat_completions(
     let model: &str = &res.model;
 
     if !req.stream {
-        let out = pipeline::execute(&rt, &plan, deadline(&rt, &ctx), |_, inst| {
-            let payload = Payload::Chat {
-                req: &req,
-                openai_body: bodies.for_spec(inst.spec),
-            };
-            let (state, rt) = (&state, &rt);
-            async move {
-                call_json(
-                    state,
-                    rt,
-                    &inst,
-                    Operation::Chat,
-                    payload,
-                    model,
-                    PriceAs::Chat,
-                )
-                .await
-            }
-        })
-        .await?;
+        let out = chat_json(&state, &rt, &ctx, &plan, &req, &bodies, model).await?;
         let target = &rt.router.targets[out.target].name;
         let up = &out.value;
         return Ok(json_response(
@@ -300,26 +312,7 @@ pub async fn completions(
     let plan = pipeline::plan(&rt, &res, route_input(&res.model, &prompt, bytes.len()))?;
     let bodies = ChatBodies::new(&req, &res.model, &chat_bytes);
     let model: &str = &res.model;
-    let out = pipeline::execute(&rt, &plan, deadline(&rt, &ctx), |_, inst| {
-        let payload = Payload::Chat {
-            req: &req,
-            openai_body: bodies.for_spec(inst.spec),
-        };
-        let (state, rt) = (&state, &rt);
-        async move {
-            call_json(
-                state,
-                rt,
-                &inst,
-                Operation::Chat,
-                payload,
-                model,
-                PriceAs::Chat,
-            )
-            .await
-        }
-    })
-    .await?;
+    let out = chat_json(&state, &rt, &ctx, &plan, &req, &bodies, model).await?;
     let text_body = to_text_completion(&out.value.body, &legacy).ok_or_else(|| {
         ApiError::new(
             502,
