@@ -14,6 +14,7 @@ mod vars;
 
 pub use duration::parse_duration;
 pub use schema::*;
+pub use validate::{MODES, PLUGIN_NAMES};
 pub use vars::resolve_vars;
 
 use std::path::Path;

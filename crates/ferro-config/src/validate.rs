@@ -281,6 +281,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(t) = self.observability.as_ref().and_then(|o| o.tracing.as_ref()) {
+            validate_tracing(t, &mut errs);
+        }
 
         if errs.is_empty() {
             Ok(())
@@ -290,10 +293,55 @@ impl Config {
     }
 }
 
+/// `observability.tracing` (CONTRACT §5.7); endpoint URLs are checked when
+/// tracing starts (they may come from the environment instead).
+fn validate_tracing(t: &crate::TracingConfig, errs: &mut Vec<String>) {
+    let path = "observability.tracing";
+    if let Some(p) = &t.protocol {
+        if !["grpc", "http/protobuf", "http"].contains(&p.as_str()) {
+            errs.push(format!(
+                "{path}.protocol: unknown value `{p}` (allowed: grpc, http/protobuf)"
+            ));
+        }
+    }
+    if let Some(p) = &t.privacy_level {
+        if !["", "none", "metadata", "full"].contains(&p.as_str()) {
+            errs.push(format!(
+                "{path}.privacy_level: unknown value `{p}` (allowed: none, metadata, full)"
+            ));
+        }
+    }
+    if let Some(r) = t.sample_ratio {
+        if !(0.0..=1.0).contains(&r) {
+            errs.push(format!("{path}.sample_ratio: must be between 0 and 1"));
+        }
+    }
+    if let Some(g) = &t.shutdown_grace {
+        if let Err(e) = parse_duration(g) {
+            errs.push(format!("{path}.shutdown_grace: {e}"));
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use crate::{Config, Format};
+
+    #[test]
+    fn tracing_settings_are_validated() {
+        let e = Config::load_str(
+            "targets: [{virtual_key: openai}]\nobservability: {tracing: {protocol: http/json, privacy_level: all, sample_ratio: 2, shutdown_grace: soon}}\n",
+            Format::Yaml,
+        )
+        .unwrap_err();
+        assert_eq!(e.0.len(), 4, "{:?}", e.0);
+        assert!(Config::load_str(
+            "targets: [{virtual_key: openai}]\nobservability: {tracing: {endpoint: 'c:4317', protocol: grpc, privacy_level: full, sample_ratio: 0.5, shutdown_grace: 5s}}\n",
+            Format::Yaml,
+        )
+        .is_ok());
+    }
 
     #[test]
     fn unknown_keys_are_errors_with_paths() {

@@ -1,6 +1,6 @@
 //! The axum application: routes and layers.
 
-use crate::handlers::{chat, models, passthrough, probes, surfaces};
+use crate::handlers::{capabilities, chat, models, passthrough, probes, rerank, surfaces};
 use crate::middleware;
 use crate::state::AppState;
 use axum::routing::{any, get, post};
@@ -16,6 +16,7 @@ pub fn build(state: Arc<AppState>) -> Router {
         .route("/v1/embeddings", post(surfaces::embeddings))
         .route("/v1/images/generations", post(surfaces::images))
         .route("/v1/moderations", post(surfaces::moderations))
+        .route("/v1/rerank", post(rerank::rerank))
         .route("/v1/{*rest}", any(passthrough::passthrough))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -24,6 +25,7 @@ pub fn build(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
+        .route("/v1/capabilities", get(capabilities::capabilities))
         .merge(routed)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -33,12 +35,17 @@ pub fn build(state: Arc<AppState>) -> Router {
         .route("/health", get(probes::health))
         .route("/livez", get(probes::livez))
         .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(crate::metrics::handler))
         .merge(v1)
+        .merge(crate::admin::routes(state.clone()))
         .fallback(middleware::not_found)
         .with_state(state.clone());
     // The root layer must wrap the whole router, not each route: axum adds the
     // `Allow` header of a 405 outside per-route layers.
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(state, middleware::root))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::root,
+        ))
 }

@@ -6,14 +6,22 @@
 //! pipeline (`handlers::call_json` or the SSE relay), so extras, cost and error
 //! mapping are the same on every surface.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod extras;
+pub mod governance;
 pub mod guard;
 pub mod handlers;
+pub mod keys;
+pub mod logging;
+pub mod logwriter;
+pub mod metrics;
 pub mod middleware;
+pub mod observe;
+pub mod otel;
 pub mod pipeline;
 pub mod record;
 pub mod redact;
@@ -22,6 +30,8 @@ pub mod settings;
 pub mod state;
 pub mod stream;
 pub mod upstream;
+
+pub use logging::{init_logging, init_logging_from_env, LogFormat};
 
 use ferro_config::Config;
 use ferro_types::catalog::Catalog;
@@ -51,19 +61,40 @@ pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, String> {
 }
 
 /// Everything a gateway needs before it binds a port; every error found is reported.
-pub fn prepare(
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(AppState, Vec<String>), Vec<String>> {
+///
+/// Also opens the control-plane stores (★1: SQLite under `FERRO_DATA_DIR` unless
+/// the `*_STORE_BACKEND` variables say otherwise), picks the boot config (config
+/// store > file > defaults) and starts the key cache and the request-log writer,
+/// so it must run inside a tokio runtime.
+pub fn prepare<E>(env: &E) -> Result<(AppState, Vec<String>), Vec<String>>
+where
+    E: Fn(&str) -> Option<String> + Clone + Send + Sync + 'static,
+{
     let settings = Settings::from_env(env)?;
     let catalog = load_catalog(&settings).map_err(|e| vec![e])?;
-    let cfg = match &settings.config_path {
+    let file_cfg = match &settings.config_path {
         Some(p) => Some(Config::load_file(p).map_err(|e| e.0)?),
         None => None,
     };
-    let (runtime, mut warnings) = Runtime::build(cfg, env, catalog.clone()).map_err(|e| e.0)?;
-    warnings.extend(settings.warnings());
     prepare_data_dir(&settings).map_err(|e| vec![e])?;
-    let state = AppState::new(settings, runtime, catalog).map_err(|e| vec![e])?;
+    let stores = admin::stores::open(env, &settings.data_dir)?;
+    let (cfg, mut warnings, managed) =
+        admin::config::boot_config(&stores.config, file_cfg.clone(), env, &catalog)
+            .map_err(|e| vec![e])?;
+    if stores.dbs[0].backend() == ferro_store::Backend::Memory {
+        warnings.push(
+            "API_KEY_STORE_BACKEND=memory: keys, sessions and the audit trail are lost on restart"
+                .to_owned(),
+        );
+    }
+    let (runtime, w) = Runtime::build(cfg, env, catalog.clone()).map_err(|e| e.0)?;
+    warnings.extend(w);
+    warnings.extend(settings.warnings());
+    let mut state = AppState::new(settings, runtime, catalog).map_err(|e| vec![e])?;
+    state.env = Arc::new(env.clone());
+    admin::start(&mut state, stores, file_cfg, managed, env)?;
+    observe::start_tracing(&mut state, env)?;
+    observe::observe_sink(&mut state);
     Ok((state, warnings))
 }
 
@@ -83,23 +114,12 @@ fn prepare_data_dir(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// Initialises logging (`LOG_FORMAT=json|pretty`, `LOG_LEVEL`).
-pub fn init_logging(json: bool, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
-}
-
 /// Binds `PORT` and serves until SIGTERM/SIGINT; SIGHUP reloads `GATEWAY_CONFIG`.
 pub async fn run(env: Env) -> Result<(), Vec<String>> {
-    let (state, warnings) = prepare(&*env)?;
+    let (state, warnings) = prepare(&{
+        let env = env.clone();
+        move |k: &str| env(k)
+    })?;
     let state = Arc::new(state);
     for w in &warnings {
         tracing::warn!("{w}");
@@ -113,8 +133,14 @@ pub async fn run(env: Env) -> Result<(), Vec<String>> {
     if state.settings.config_path.is_some() {
         tokio::spawn(watch_config(state.clone(), env, CONFIG_POLL_INTERVAL));
     }
-    let app = app::build(state);
+    let app = app::build(state.clone());
     server::serve(listener, app, server::shutdown_signal(), SHUTDOWN_GRACE).await;
+    // Drained: persist what is still buffered (request logs, key usage).
+    if let Some(cp) = &state.control {
+        cp.shutdown().await;
+    }
+    let obs = state.obs.clone();
+    let _ = tokio::task::spawn_blocking(move || obs.shutdown()).await;
     Ok(())
 }
 
@@ -124,6 +150,12 @@ pub fn reload(
     state: &AppState,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, Vec<String>> {
+    if state.control.as_ref().is_some_and(|c| c.config_managed()) {
+        return Err(vec![
+            "the active config was set through /admin/config; the file is not reloaded (DELETE /admin/config returns to it)"
+                .to_owned(),
+        ]);
+    }
     let cfg = match &state.settings.config_path {
         Some(p) => Some(Config::load_file(p).map_err(|e| e.0)?),
         None => None,

@@ -137,6 +137,15 @@ pub async fn root(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
             }
         }
     }
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS
+        && resp
+            .extensions()
+            .get::<crate::observe::Recorded>()
+            .is_none()
+    {
+        // refused at the door (per-IP limiter), before any routing
+        state.obs.metrics.rate_limited("ip");
+    }
     let h = resp.headers_mut();
     if let Some(o) = &origin {
         state.door.cors_headers(o, h, preflight);

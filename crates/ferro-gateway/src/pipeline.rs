@@ -65,6 +65,7 @@ pub fn plan(rt: &Runtime, res: &Resolution<'_>, input: RouteInput<'_>) -> Result
             .and_then(|i| router.pricing_entry(i, &res.model))
             .and_then(|e| e.pricing.input_per_m_tokens)
     };
+    crate::observe::note_model(rt, &res.model);
     let order = router
         .strategy
         .order(&res.candidates, input, &router.policies, &price);
@@ -136,6 +137,7 @@ where
             Some(l) => match l.acquire().await {
                 Ok(p) => Some(p),
                 Err(_) => {
+                    crate::observe::refused(&inst, crate::metrics::ErrorKind::Saturated);
                     last = Some(saturated());
                     if plan.pool {
                         continue;
@@ -148,12 +150,14 @@ where
         for n in 1..=policy.retry.attempts.max(1) {
             if let Some(b) = &health.breaker {
                 if !b.try_acquire() {
+                    crate::observe::refused(&inst, crate::metrics::ErrorKind::CircuitOpen);
                     last.get_or_insert_with(unavailable);
                     break;
                 }
             }
             attempts += 1;
             let t0 = Instant::now();
+            let probe = crate::observe::attempt_start(&inst);
             let fut = attempt(tid, inst.clone());
             let res = match deadline {
                 Some(d) => tokio::time::timeout_at(d.into(), fut)
@@ -161,6 +165,8 @@ where
                     .unwrap_or_else(|_| Err(gateway_timeout())),
                 None => fut.await,
             };
+            let target = rt.router.targets.get(tid).map_or("", |t| t.name.as_str());
+            crate::observe::attempt_end(probe, target, &inst, res.as_ref().err());
             let e = match res {
                 Ok(value) => {
                     if let Some(b) = &health.breaker {

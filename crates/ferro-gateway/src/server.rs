@@ -8,9 +8,9 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
-use tower::ServiceExt;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// Header bytes a client may send (request line + headers).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;

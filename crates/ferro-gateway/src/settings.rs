@@ -119,7 +119,8 @@ impl Settings {
         let s = Settings {
             rate_limit_rps,
             rate_limit_burst,
-            rate_limit_scope_all: get("RATE_LIMIT_SCOPE").is_some_and(|v| v.eq_ignore_ascii_case("all")),
+            rate_limit_scope_all: get("RATE_LIMIT_SCOPE")
+                .is_some_and(|v| v.eq_ignore_ascii_case("all")),
             trusted_proxies,
             upstream_timeouts,
             port,

@@ -26,6 +26,8 @@ pub struct Runtime {
     pub redactor: Redactor,
     /// `compatibility.on_unsupported_param` for translating providers.
     pub unsupported_policy: UnsupportedPolicy,
+    /// The compiled plugin chain (empty when no plugin is enabled).
+    pub plugins: Arc<ferro_plugins::Chain>,
 }
 
 impl Runtime {
@@ -47,24 +49,19 @@ impl Runtime {
     ) -> Result<(Runtime, Vec<String>), ConfigErrors> {
         if let Some(c) = &cfg {
             c.validate()?;
-            let enabled: Vec<String> = c
-                .plugins
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.enabled)
-                .map(|(i, p)| {
-                    format!(
-                        "plugins[{i}].name: plugin `{}` is not available in this build yet",
-                        p.name
-                    )
-                })
-                .collect();
-            if !enabled.is_empty() {
-                return Err(ConfigErrors(enabled));
-            }
         }
+        // Plugins compile once per config (patterns included); their shared
+        // state (budgets, Redis) carries over from the previous runtime.
+        let shared = match prev {
+            Some(p) => p.plugins.shared().clone(),
+            None => ferro_plugins::Shared::from_env(env).map_err(ConfigErrors)?,
+        };
+        let entries = cfg.as_ref().map(|c| c.plugins.as_slice()).unwrap_or(&[]);
+        let (plugins, plugin_warnings) =
+            ferro_plugins::Chain::build(entries, &shared).map_err(ConfigErrors)?;
         let reg = registry::build(cfg.as_ref(), env)?;
-        let warnings = reg.warnings.clone();
+        let mut warnings = reg.warnings.clone();
+        warnings.extend(plugin_warnings);
         let redactor = Redactor::new(
             reg.instances
                 .iter()
@@ -90,6 +87,7 @@ impl Runtime {
         Ok((
             Runtime {
                 unsupported_policy,
+                plugins: Arc::new(plugins),
                 router: Router::build(reg, cfg.as_ref(), catalog, prev.map(|p| &p.router))?,
                 config: cfg,
                 max_request_bytes,
@@ -112,6 +110,14 @@ pub struct AppState {
     pub sink: Arc<dyn RequestSink>,
     /// Per-IP limiter, trusted proxies, CORS.
     pub door: DoorGuard,
+    /// The process environment, kept so admin config changes can rebuild the
+    /// runtime exactly like a reload does.
+    pub env: crate::Env,
+    /// Stores, stored keys, log writer and `/admin/*` state (set by `prepare`).
+    pub control: Option<Arc<crate::admin::ControlPlane>>,
+    /// Metrics and tracing. `prepare` wraps `sink` in `observe::ObservedSink`,
+    /// which feeds these from every record and forwards it unchanged.
+    pub obs: Arc<crate::observe::Observability>,
 }
 
 impl AppState {
@@ -126,6 +132,8 @@ impl AppState {
             auth.push(Arc::new(MasterKey::new(mk)));
         }
         let door = DoorGuard::new(&settings);
+        let obs = crate::observe::Observability::default();
+        obs.metrics.set_catalog(catalog.clone());
         Ok(AppState {
             runtime: ArcSwap::from_pointee(runtime),
             client,
@@ -134,6 +142,9 @@ impl AppState {
             catalog,
             sink: Arc::new(AccessLog),
             door,
+            env: Arc::new(|_: &str| None),
+            control: None,
+            obs: Arc::new(obs),
         })
     }
 }

@@ -39,6 +39,26 @@ pub struct StreamSummary {
 
 type OnFinish = Box<dyn FnOnce(StreamSummary) + Send>;
 
+/// Sees every upstream event's `data:` payload before it is forwarded: the
+/// response guardrails and the response cache (see `governance`).
+pub trait StreamTap: Send {
+    /// One event; runs before the event is transformed or forwarded.
+    fn on_data(&mut self, data: &[u8]) -> TapVerdict;
+    /// The upstream ended cleanly.
+    fn on_end(&mut self) -> TapVerdict;
+}
+
+/// What a [`StreamTap`] wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TapVerdict {
+    /// Forward.
+    Pass,
+    /// Hold this event and all that follow until the end (then `on_end` decides).
+    Hold,
+    /// End the stream with a `response_rejected` error frame carrying this message.
+    Reject(String),
+}
+
 /// Relays an OpenAI-wire SSE stream to the client.
 pub struct SseRelay {
     upstream: BoxStream<'static, Result<Bytes, UpstreamError>>,
@@ -52,6 +72,11 @@ pub struct SseRelay {
     summary: StreamSummary,
     done: bool,
     on_finish: Option<OnFinish>,
+    tap: Option<Box<dyn StreamTap>>,
+    /// Events held back for the tap (`Some` once it said `Hold`).
+    held: Option<BytesMut>,
+    /// Replaying a cached answer: usage is priced at 0 and marked `cache_hit`.
+    cache_hit: bool,
 }
 
 fn finders() -> &'static (memmem::Finder<'static>, memmem::Finder<'static>) {
@@ -85,7 +110,36 @@ impl SseRelay {
             summary: StreamSummary::default(),
             done: false,
             on_finish,
+            tap: None,
+            held: None,
+            cache_hit: false,
         }
+    }
+
+    /// Screens the stream through `tap`.
+    pub fn with_tap(mut self, tap: Option<Box<dyn StreamTap>>) -> SseRelay {
+        self.tap = tap;
+        self
+    }
+
+    /// Sets the callback run once when the stream ends (or is dropped).
+    pub fn with_on_finish(mut self, on_finish: OnFinish) -> SseRelay {
+        self.on_finish = Some(on_finish);
+        self
+    }
+
+    /// Marks a replay of a cached answer (usage priced at 0, `cache_hit: true`).
+    pub fn replaying_cache(mut self) -> SseRelay {
+        self.cache_hit = true;
+        self
+    }
+
+    fn reject(&mut self, message: String) -> Bytes {
+        self.held = None;
+        let frame = Self::error_frame("upstream_error", "response_rejected", &message);
+        self.summary.error = Some(message);
+        self.finish();
+        frame
     }
 
     fn finish(&mut self) {
@@ -124,6 +178,7 @@ impl SseRelay {
         };
         let counts = TokenCounts::from_usage_json(u.get());
         let cost = match (&self.pricing, &counts) {
+            _ if self.cache_hit => Some(0.0),
             (Some(p), Some(c)) => cost_usd(p, CostKind::Chat, c),
             _ => None,
         };
@@ -138,7 +193,7 @@ impl SseRelay {
                 &obj.write_with(&[], &["usage"]),
             ));
         }
-        let new_usage = usage_with_cost(u.get(), cost, false)?;
+        let new_usage = usage_with_cost(u.get(), cost, self.cache_hit)?;
         Some(ferro_types::sse::data_event(
             &obj.write_with(&[("usage", &new_usage)], &[]),
         ))
@@ -202,8 +257,25 @@ impl Stream for SseRelay {
                     }
                     let mut out: Option<Bytes> = None;
                     let mut buf: Option<BytesMut> = None;
+                    let mut rejected: Option<String> = None;
                     for ev in events.drain(..) {
+                        if let (Some(tap), Some(data)) = (this.tap.as_mut(), event_data(&ev)) {
+                            match tap.on_data(&data) {
+                                TapVerdict::Pass => {}
+                                TapVerdict::Hold => {
+                                    this.held.get_or_insert_with(BytesMut::new);
+                                }
+                                TapVerdict::Reject(m) => {
+                                    rejected = Some(m);
+                                    break;
+                                }
+                            }
+                        }
                         let Some(b) = this.process(ev) else { continue };
+                        if let Some(h) = this.held.as_mut() {
+                            h.extend_from_slice(&b);
+                            continue;
+                        }
                         match (&mut buf, out.take()) {
                             (Some(acc), _) => acc.extend_from_slice(&b),
                             (None, None) => out = Some(b),
@@ -216,6 +288,16 @@ impl Stream for SseRelay {
                         }
                     }
                     this.events = events;
+                    if let Some(m) = rejected {
+                        // What was screened before the rejection still goes out.
+                        let frame = this.reject(m);
+                        let mut acc = buf.unwrap_or_default();
+                        if let Some(b) = out {
+                            acc.extend_from_slice(&b);
+                        }
+                        acc.extend_from_slice(&frame);
+                        return Poll::Ready(Some(Ok(acc.freeze())));
+                    }
                     if let Some(acc) = buf {
                         return Poll::Ready(Some(Ok(acc.freeze())));
                     }
@@ -238,6 +320,21 @@ impl Stream for SseRelay {
                 }
                 Poll::Ready(None) => {
                     let rest = this.decoder.finish();
+                    if let Some(tap) = this.tap.as_mut() {
+                        if let TapVerdict::Reject(m) = tap.on_end() {
+                            let frame = this.reject(m);
+                            return Poll::Ready(Some(Ok(frame)));
+                        }
+                    }
+                    let rest = match this.held.take() {
+                        Some(mut held) => {
+                            if let Some(r) = rest {
+                                held.extend_from_slice(&r);
+                            }
+                            Some(held.freeze()).filter(|b| !b.is_empty())
+                        }
+                        None => rest,
+                    };
                     if !this.summary.completed && this.summary.usage.is_some() {
                         this.summary.completed = true;
                     }

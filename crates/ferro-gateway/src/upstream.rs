@@ -12,7 +12,10 @@ use ferro_providers::spec::{Operation, Wire};
 use ferro_providers::{mock, ProviderInstance};
 use ferro_types::chat::ChatRequest;
 use ferro_types::{ApiError, ErrorType};
-use http::Method;
+use http::{HeaderName, Method};
+
+/// W3C trace context, sent upstream when the request is traced.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// What is being sent.
 pub enum Payload<'a> {
@@ -60,9 +63,16 @@ pub async fn call(
         Wire::Mock => Ok(mock::respond(op, &payload.openai_body(), &inst.mock).await),
         Wire::OpenAi => {
             let url = inst.url(op);
+            let tp = crate::observe::traceparent().map(|v| (TRACEPARENT, v));
             state
                 .client
-                .send(inst, Method::POST, &url, Some(payload.openai_body()), &[])
+                .send(
+                    inst,
+                    Method::POST,
+                    &url,
+                    Some(payload.openai_body()),
+                    tp.as_slice(),
+                )
                 .await
                 .map_err(|e| from_transport(&e))
         }
@@ -92,6 +102,9 @@ pub async fn call(
                     tracing::warn!(provider = %inst.name, "upstream authorization failed: {}", rt.redactor.redact(&e));
                     ApiError::new(502, ErrorType::UpstreamError, "upstream_auth_error", "could not obtain upstream credentials")
                 })?;
+            if let Some(v) = crate::observe::traceparent() {
+                nreq.headers.push((TRACEPARENT, v));
+            }
             let resp = state
                 .client
                 .send(inst, nreq.method, &nreq.url, Some(nreq.body), &nreq.headers)
@@ -103,9 +116,14 @@ pub async fn call(
                     .into_bytes(MAX_UPSTREAM_BODY)
                     .await
                     .map_err(|e| from_transport(&e))?;
+                let status = if (200..300).contains(&status) {
+                    status
+                } else {
+                    adapter.error_status(status, &body)
+                };
                 let body = if (200..300).contains(&status) {
                     adapter
-                        .embed_response(&body, model)
+                        .embed_response_for(&payload.openai_body(), &body, model)
                         .map(Bytes::from)
                         .map_err(|_| {
                             ApiError::new(

@@ -158,8 +158,19 @@ impl SseBuilder {
         self.buf.raw("data: ")
     }
 
+    /// Like [`SseBuilder::begin`], with an `event:` line first (Anthropic style).
+    pub(crate) fn begin_named(&mut self, event: &str) -> &mut Out {
+        self.buf.raw("event: ").raw(event).raw("\ndata: ")
+    }
+
     pub(crate) fn end(&mut self) {
         self.buf.raw("\n\n");
+        self.ends.push(self.buf.len());
+    }
+
+    /// Ends the event with a custom blank-line terminator (Google sends `\r\n\r\n`).
+    pub(crate) fn end_with(&mut self, terminator: &str) {
+        self.buf.raw(terminator);
         self.ends.push(self.buf.len());
     }
 
@@ -195,7 +206,9 @@ pub(crate) struct SseBody {
 }
 
 impl SseBody {
-    fn new(
+    /// A body handing out `data` one frame at a time (frame `i` ends at
+    /// `ends[i]`); binary frames (AWS event streams) are fine.
+    pub(crate) fn new(
         shared: Arc<Shared>,
         data: Bytes,
         ends: Vec<usize>,

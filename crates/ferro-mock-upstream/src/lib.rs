@@ -5,7 +5,16 @@
 //! benchmarks point the gateway at. It speaks the real OpenAI wire shapes
 //! (chat completions incl. SSE streaming with `stream_options.include_usage`,
 //! legacy completions, embeddings, image generations, moderations, models),
-//! answers any other path with a small JSON echo (for pass-through tests),
+//! the Anthropic Messages API on `POST /v1/messages` (see `anthropic.rs`:
+//! credential and version headers checked, unknown fields refused), the
+//! Gemini API and Vertex AI with a fake OAuth token endpoint (see
+//! `gemini/mod.rs`: API key or issued Bearer token checked, unknown fields
+//! refused), Amazon Bedrock (see `bedrock/mod.rs`: Converse,
+//! ConverseStream as a binary event stream, InvokeModel embeddings, Rerank;
+//! Bearer or SigV4-shaped credentials checked), Cohere v2 (see `cohere.rs`)
+//! and the rerank routes of Together, DeepInfra and NVIDIA NIM (see
+//! `rerank.rs`), answers
+//! any other path with a small JSON echo (for pass-through tests),
 //! records what it received, and can be told to misbehave ([`Fault`]):
 //! error statuses, delays, dropped connections, streams that die mid-body and
 //! redirects. It also counts SSE bodies that were dropped before finishing,
@@ -38,11 +47,16 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod anthropic;
+mod bedrock;
 mod body;
+mod cohere;
 mod control;
 mod faults;
+mod gemini;
 mod openai;
 mod recording;
+mod rerank;
 mod server;
 mod util;
 
@@ -54,7 +68,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use anthropic::{ALLOWED_FIELDS as ANTHROPIC_FIELDS, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS};
+pub use bedrock::{
+    CACHE_READ_TOKENS as BEDROCK_CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS as BEDROCK_CACHE_WRITE_TOKENS,
+};
 pub use faults::Fault;
+pub use gemini::BAD_KEY as GEMINI_BAD_KEY;
 pub use recording::RecordedRequest;
 
 /// How a [`MockUpstream`] behaves. `Default` gives: no latency, 5 content

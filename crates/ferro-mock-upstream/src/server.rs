@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use crate::body::{MockBody, StreamCounters, Truncated};
 use crate::faults::{Fault, FaultState, DEFAULT_FAULT_BODY};
 use crate::recording::Recorder;
-use crate::{control, openai, MockOptions};
+use crate::{anthropic, bedrock, cohere, control, gemini, openai, rerank, MockOptions};
 
 /// State shared by every connection of one server.
 pub(crate) struct Shared {
@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) streams: StreamCounters,
     /// Source of `chatcmpl-mock-N` style ids.
     pub(crate) seq: AtomicU64,
+    /// Google wires: OAuth tokens issued by `/token`.
+    pub(crate) gemini: gemini::State,
 }
 
 impl Shared {
@@ -47,6 +49,7 @@ impl Shared {
             faults: FaultState::default(),
             streams: StreamCounters::default(),
             seq: AtomicU64::new(0),
+            gemini: gemini::State::default(),
         }
     }
 }
@@ -137,7 +140,19 @@ async fn handle(
         Some(Fault::StreamThenError { after_chunks }) => Some(after_chunks),
     };
 
-    let mut resp = openai::respond(&shared, &parts, &body, abort_after);
+    let mut resp = if anthropic::handles(&parts) {
+        anthropic::respond(&shared, &parts, &body, abort_after)
+    } else if gemini::handles(&parts) {
+        gemini::respond(&shared, &parts, &body, abort_after)
+    } else if bedrock::handles(&parts) {
+        bedrock::respond(&shared, &parts, &body, abort_after)
+    } else if cohere::handles(&parts) {
+        cohere::respond(&shared, &parts, &body, abort_after)
+    } else if rerank::handles(&parts) {
+        rerank::respond(&parts, &body)
+    } else {
+        openai::respond(&shared, &parts, &body, abort_after)
+    };
     if abort_after.is_some() {
         truncate(&mut resp);
     }

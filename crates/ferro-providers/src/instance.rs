@@ -371,7 +371,7 @@ impl ProviderInstance {
 }
 
 /// Builds every built-in provider whose env vars are present. Errors are
-/// reported together; native providers are listed as skipped.
+/// reported together; native providers without an adapter in this build are listed as skipped.
 pub fn from_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<ProviderInstance>, Vec<String>, Vec<&'static str>) {
@@ -379,7 +379,8 @@ pub fn from_env(
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
     for spec in spec::PROVIDERS {
-        if spec.wire == Wire::Native {
+        // Native providers register through their adapter once it is in the build.
+        if spec.wire == Wire::Native && crate::native::adapter(spec.id).is_none() {
             if !spec.key_env.is_empty() && env(spec.key_env).is_some_and(|v| !v.trim().is_empty()) {
                 skipped.push(spec.id);
             }
@@ -423,7 +424,13 @@ mod tests {
         ]);
         let (ps, errs, skipped) = from_env(&e);
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(skipped, vec!["anthropic"]);
+        // Anthropic is registered once its adapter is in the build, else skipped.
+        let anthropic_built = crate::native::adapter("anthropic").is_some();
+        assert_eq!(skipped.is_empty(), anthropic_built);
+        let ps: Vec<_> = ps
+            .into_iter()
+            .filter(|p| p.spec.wire != Wire::Native)
+            .collect();
         let names: Vec<_> = ps.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, vec!["azure-openai", "groq", "ollama", "openai"]);
         let openai = &ps[3];

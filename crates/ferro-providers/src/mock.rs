@@ -139,6 +139,7 @@ pub async fn respond(op: Operation, body: &[u8], settings: &MockSettings) -> Ups
             200,
             Bytes::from(json!({"object":"list","data":[]}).to_string()),
         ),
+        Operation::Rerank => bad_request("mock: rerank is not offered"),
     }
 }
 

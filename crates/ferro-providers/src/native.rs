@@ -19,7 +19,14 @@
 //!   did not ask for it.
 //! * `error_body` turns a native error body into an OpenAI error envelope so the
 //!   gateway's status mapping reads its message; `map_status` lets a vendor
-//!   status be seen as another (Anthropic 529 overloaded → 503).
+//!   status be seen as another (Anthropic 529 overloaded → 503), and
+//!   `error_status` does the same from the error body (Gemini's 400
+//!   `API_KEY_INVALID` → 401).
+//! * `embed_request` / `embed_response` translate embeddings;
+//!   `embed_response_for` also gets the client's request, for vendors that
+//!   report no usage and must estimate it (Gemini).
+//! * `rerank_request` / `rerank_response` serve `POST /v1/rerank` (Cohere v2
+//!   contract, [`crate::rerank`]); the default says the provider does not rerank.
 
 use crate::client::{UpstreamBody, UpstreamError, UpstreamResponse};
 use crate::instance::{InstanceSettings, ProviderInstance};
@@ -157,6 +164,45 @@ pub trait NativeAdapter: Send + Sync {
         Err(TranslateError("embeddings not supported".into()))
     }
 
+    /// Like [`NativeAdapter::embed_response`], also given the client's OpenAI
+    /// request body, for vendors that report no usage (the adapter estimates
+    /// it from the input). Default: `embed_response`.
+    fn embed_response_for(
+        &self,
+        _request: &[u8],
+        body: &[u8],
+        model: &str,
+    ) -> Result<Vec<u8>, TranslateError> {
+        self.embed_response(body, model)
+    }
+
+    /// Builds a native rerank request (`POST /v1/rerank`, Cohere v2 contract,
+    /// see [`crate::rerank`]). Default: the provider does not rerank.
+    fn rerank_request(
+        &self,
+        _inst: &ProviderInstance,
+        _req: &crate::rerank::RerankRequest,
+        _model: &str,
+    ) -> Result<NativeRequest, ApiError> {
+        Err(ApiError::new(
+            400,
+            ferro_types::ErrorType::InvalidRequestError,
+            "unsupported_parameter",
+            "this provider does not offer rerank through the gateway",
+        ))
+    }
+
+    /// Translates a native 2xx rerank body into the contract's answer
+    /// (`{id?, results, model, meta?}`, best first, `top_n` and
+    /// `return_documents` applied). Default: unsupported.
+    fn rerank_response(
+        &self,
+        _req: &crate::rerank::RerankRequest,
+        _body: &[u8],
+    ) -> Result<Vec<u8>, TranslateError> {
+        Err(TranslateError("rerank not supported".into()))
+    }
+
     /// Async step before sending (OAuth token exchange, request signing that
     /// needs the clock). Default: nothing.
     fn authorize<'a>(
@@ -178,6 +224,13 @@ pub trait NativeAdapter: Send + Sync {
         status
     }
 
+    /// Status of a native error answer given its body, for vendors whose
+    /// status alone misleads (Gemini's invalid API key is a 400 whose details
+    /// say `API_KEY_INVALID`). Applied after `map_status`. Default: unchanged.
+    fn error_status(&self, status: u16, _body: &[u8]) -> u16 {
+        status
+    }
+
     /// Per-parameter support for `GET /v1/capabilities` and the unsupported policy.
     fn param_support(&self, _param: &str) -> ParamSupport {
         ParamSupport::Translate
@@ -188,6 +241,11 @@ pub trait NativeAdapter: Send + Sync {
 #[allow(clippy::match_single_binding)] // one arm per adapter module as they land
 pub fn adapter(provider_id: &str) -> Option<&'static dyn NativeAdapter> {
     match provider_id {
+        "anthropic" => Some(&crate::anthropic::Anthropic),
+        "gemini" => Some(&crate::gemini::Gemini),
+        "vertex-ai" => Some(&crate::vertex::Vertex),
+        "bedrock" => Some(&crate::bedrock::Bedrock),
+        "cohere" => Some(&crate::cohere::Cohere),
         _ => None,
     }
 }
@@ -282,6 +340,7 @@ pub async fn translate_chat_response(
     let status = adapter.map_status(resp.status);
     if !(200..300).contains(&status) {
         let (_, headers, body) = resp.into_bytes(limit).await?;
+        let status = adapter.error_status(status, &body);
         let body = adapter
             .error_body(status, &body)
             .map(Bytes::from)

@@ -32,6 +32,8 @@ pub enum Operation {
     Images,
     Moderations,
     Models,
+    /// `POST /v1/rerank` (Cohere v2 contract, [`crate::rerank`]).
+    Rerank,
 }
 
 impl Operation {
@@ -44,6 +46,7 @@ impl Operation {
             Operation::Images => "/images/generations",
             Operation::Moderations => "/moderations",
             Operation::Models => "/models",
+            Operation::Rerank => "/rerank",
         }
     }
 
@@ -56,6 +59,7 @@ impl Operation {
             Operation::Images => "images",
             Operation::Moderations => "moderations",
             Operation::Models => "models",
+            Operation::Rerank => "rerank",
         }
     }
 }
@@ -105,6 +109,7 @@ impl ProviderSpec {
             Operation::Embeddings => EMBED,
             Operation::Images => IMAGES,
             Operation::Moderations => MODERATION,
+            Operation::Rerank => RERANK,
         };
         self.surfaces & flag != 0
     }

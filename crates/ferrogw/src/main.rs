@@ -1,17 +1,22 @@
-//! `ferrogw`: parse the command line, then call into the library.
+//! `ferrogw`: parse the command line, then call into the library (serving) or
+//! into one CLI command module (`cli/`). Exit codes: `cli` module docs.
+
+mod admin;
+mod cli;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
     name = "ferrogw",
     version,
-    about = "Ferro: an OpenAI-compatible AI gateway"
+    about = "Ferro: an OpenAI-compatible AI gateway",
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 gateway unreachable, 4 auth."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -20,62 +25,40 @@ struct Cli {
 enum Command {
     /// Run the gateway (the default).
     Serve,
+    /// Generate a master key (printed once) and a minimal config file.
+    Init(cli::init::Args),
     /// Validate a config file offline; prints every error with its path.
-    Validate { file: PathBuf },
+    Validate(cli::validate::Args),
+    /// Check the environment, the config and the gateway.
+    Doctor(cli::doctor::Args),
+    /// Gateway health and its providers.
+    Status,
     /// Print version, commit and build date.
     Version,
+    /// The configured plugins.
+    Plugins,
+    /// The request log.
+    #[command(subcommand)]
+    Logs(cli::logs::Command),
+    /// Send a prompt and stream the reply.
+    Chat(cli::chat::Args),
+    /// Talk to a running gateway's admin API (keys, config, logs, providers, health).
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(),
-        Command::Validate { file } => validate(&file),
-        Command::Version => {
-            use ferro_gateway::handlers::probes::{BUILT, COMMIT, VERSION};
-            println!("ferrogw {VERSION} (commit {COMMIT}, built {BUILT})");
-            ExitCode::SUCCESS
-        }
-    }
-}
-
-fn serve() -> ExitCode {
-    let env: ferro_gateway::Env = Arc::new(|k| std::env::var(k).ok());
-    let json = env("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json"));
-    let level = env("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
-    ferro_gateway::init_logging(json, &level);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ferrogw: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Cli { global: g, command } = Cli::parse();
+    let exit = match command.unwrap_or(Command::Serve) {
+        Command::Serve => cli::serve::run(),
+        Command::Init(a) => cli::init::run(&g, &a),
+        Command::Validate(a) => cli::validate::run(&g, &a),
+        Command::Doctor(a) => cli::doctor::run(&g, &a),
+        Command::Status => cli::status::run(&g),
+        Command::Version => cli::version::run(&g),
+        Command::Plugins => cli::plugins::run(&g),
+        Command::Logs(c) => cli::logs::run(&g, &c),
+        Command::Chat(a) => cli::chat::run(&g, &a),
+        Command::Admin(args) => admin::run(&g, &args),
     };
-    match rt.block_on(ferro_gateway::run(env)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(errs) => {
-            for e in errs {
-                eprintln!("ferrogw: {e}");
-            }
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn validate(file: &std::path::Path) -> ExitCode {
-    match ferro_config::Config::load_file(file) {
-        Ok(_) => {
-            println!("{}: valid", file.display());
-            ExitCode::SUCCESS
-        }
-        Err(errs) => {
-            for e in errs.0 {
-                eprintln!("{}: {e}", file.display());
-            }
-            ExitCode::from(1)
-        }
-    }
+    exit.into()
 }

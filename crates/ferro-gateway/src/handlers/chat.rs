@@ -5,6 +5,7 @@ use crate::auth::Identity;
 use crate::body::read_json;
 use crate::error::{from_transport, from_upstream_status};
 use crate::extras::Extras;
+use crate::governance;
 use crate::middleware::RequestCtx;
 use crate::pipeline;
 use crate::record::{LogRecord, RouteInfo};
@@ -16,6 +17,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
+use ferro_plugins::Surface;
 use ferro_providers::client::{UpstreamBody, UpstreamResponse};
 use ferro_providers::openai_compat;
 use ferro_providers::spec::{Operation, ProviderSpec};
@@ -176,17 +178,43 @@ pub async fn chat_completions(
 ) -> HResult {
     let rt = state.runtime.load_full();
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
+    let (mut gov, bytes) = governance::admit(&rt, &ctx, &identity, Surface::Chat, bytes, |b| {
+        let req = ChatRequest::parse(b)?;
+        let res = resolve(&rt, &req.model, Operation::Chat)?;
+        Ok((res.model.into_owned(), req.stream))
+    })
+    .await?;
     let req = ChatRequest::parse(&bytes)?;
     let res = resolve(&rt, &req.model, Operation::Chat)?;
+    if let Some(hit) = gov.hit() {
+        return gov
+            .serve_hit(
+                &state,
+                &ctx,
+                &identity,
+                &hit,
+                &res.model,
+                req.client_wants_usage,
+            )
+            .await;
+    }
     let prompt = rt.router.strategy.needs_prompt().then(|| prompt_text(&req));
-    let plan = pipeline::plan(&rt, &res, route_input(&res.model, &prompt, bytes.len()))?;
+    let plan = gov
+        .check(pipeline::plan(
+            &rt,
+            &res,
+            route_input(&res.model, &prompt, bytes.len()),
+        ))
+        .await?;
     let bodies = ChatBodies::new(&req, &res.model, &bytes);
     let model: &str = &res.model;
 
     if !req.stream {
-        let out = chat_json(&state, &rt, &ctx, &plan, &req, &bodies, model).await?;
+        let out = chat_json(&state, &rt, &ctx, &plan, &req, &bodies, model).await;
+        let out = gov.check(out).await?;
         let target = &rt.router.targets[out.target].name;
         let up = &out.value;
+        gov.after_json(up, &out.instance.name, target, true).await?;
         return Ok(json_response(
             &ctx,
             &out.instance,
@@ -210,7 +238,8 @@ pub async fn chat_completions(
             commit_stream(resp, rt).await
         }
     })
-    .await?;
+    .await;
+    let out = gov.check(out).await?;
     let inst = out.instance.clone();
     let target_name = rt.router.targets[out.target].name.clone();
     let pricing = rt
@@ -257,15 +286,16 @@ pub async fn chat_completions(
             ..base
         });
     });
+    let governed = gov.stream(on_finish, &inst.name, &target_name, false);
     let relay = SseRelay::new(
         upstream_stream,
         req.client_wants_usage,
         pricing,
         state.client.timeouts().idle,
         ctx.start,
-        Some(on_finish),
+        None,
     );
-    let mut resp = Response::new(Body::from_stream(relay));
+    let mut resp = Response::new(governed.body(relay));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -295,6 +325,7 @@ pub async fn chat_completions(
 pub async fn completions(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Extension(identity): Extension<Identity>,
     headers: HeaderMap,
     body: Body,
 ) -> HResult {
@@ -302,6 +333,18 @@ pub async fn completions(
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let legacy = LegacyCompletion::parse(&bytes)?;
     let chat_bytes = Bytes::from(legacy.chat_body.clone());
+    let (mut gov, chat_bytes) = governance::admit(
+        &rt,
+        &ctx,
+        &identity,
+        Surface::Completions,
+        chat_bytes,
+        |_| {
+            let res = resolve(&rt, &legacy.model, Operation::Chat)?;
+            Ok((res.model.into_owned(), false))
+        },
+    )
+    .await?;
     let req = ChatRequest::parse(&chat_bytes)?;
     let res = resolve(&rt, &legacy.model, Operation::Chat)?;
     let prompt = rt
@@ -309,10 +352,20 @@ pub async fn completions(
         .strategy
         .needs_prompt()
         .then(|| legacy.prompt.clone());
-    let plan = pipeline::plan(&rt, &res, route_input(&res.model, &prompt, bytes.len()))?;
+    let plan = gov
+        .check(pipeline::plan(
+            &rt,
+            &res,
+            route_input(&res.model, &prompt, bytes.len()),
+        ))
+        .await?;
     let bodies = ChatBodies::new(&req, &res.model, &chat_bytes);
     let model: &str = &res.model;
-    let out = chat_json(&state, &rt, &ctx, &plan, &req, &bodies, model).await?;
+    let out = chat_json(&state, &rt, &ctx, &plan, &req, &bodies, model).await;
+    let out = gov.check(out).await?;
+    let target = &rt.router.targets[out.target].name;
+    gov.after_json(&out.value, &out.instance.name, target, false)
+        .await?;
     let text_body = to_text_completion(&out.value.body, &legacy).ok_or_else(|| {
         ApiError::new(
             502,
@@ -321,7 +374,6 @@ pub async fn completions(
             "the upstream answer was not a chat completion",
         )
     })?;
-    let target = &rt.router.targets[out.target].name;
     Ok(json_response(
         &ctx,
         &out.instance,

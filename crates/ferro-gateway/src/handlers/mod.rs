@@ -1,10 +1,12 @@
 //! Route handlers. Every routed surface goes through [`call_json`] or the stream
 //! path of [`chat`], so extras, cost and error mapping cannot differ between them.
 
+pub mod capabilities;
 pub mod chat;
 pub mod models;
 pub mod passthrough;
 pub mod probes;
+pub mod rerank;
 pub mod surfaces;
 
 use crate::error::{from_transport, from_upstream_status, GwError};

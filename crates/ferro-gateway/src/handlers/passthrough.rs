@@ -59,6 +59,7 @@ fn err(status: u16, kind: ErrorType, code: &'static str, msg: &'static str) -> A
 pub async fn passthrough(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Extension(identity): Extension<crate::auth::Identity>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -174,6 +175,12 @@ pub async fn passthrough(
         HeaderValue::from_static("http"),
     ));
 
+    let opaque = has_body
+        && headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|ct| !ct.as_bytes().starts_with(b"application/json"));
+    let mut gov =
+        crate::governance::admit_passthrough(&rt, &ctx, &identity, &bytes, opaque).await?;
     let url = inst.passthrough_url(rest, uri.query());
     let body_opt = (has_body && !bytes.is_empty()).then_some(bytes);
     let up = state
@@ -187,7 +194,9 @@ pub async fn passthrough(
                 "upstream_error",
                 "could not reach the upstream provider",
             )
-        })?;
+        });
+    let up = gov.check(up).await?;
+    gov.finish_passthrough(up.status).await;
 
     let status = StatusCode::from_u16(up.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut out_headers = HeaderMap::new();

@@ -2,7 +2,9 @@
 //! model-routed JSON pipeline.
 
 use super::{call_json, deadline, json_response, HResult, PriceAs};
+use crate::auth::Identity;
 use crate::body::read_json;
+use crate::governance;
 use crate::middleware::RequestCtx;
 use crate::pipeline;
 use crate::state::AppState;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 async fn serve(
     state: Arc<AppState>,
     ctx: RequestCtx,
+    identity: Identity,
     headers: HeaderMap,
     body: Body,
     surface: Surface,
@@ -34,6 +37,25 @@ async fn serve(
     };
     let rt = state.runtime.load_full();
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
+    let governed_as = match surface {
+        Surface::Embeddings => ferro_plugins::Surface::Embeddings,
+        Surface::Images => ferro_plugins::Surface::Images,
+        Surface::Moderations => ferro_plugins::Surface::Moderations,
+    };
+    let (mut gov, bytes) = governance::admit(&rt, &ctx, &identity, governed_as, bytes, |b| {
+        let req = ModelRequest::parse(b, surface)?;
+        let model = match &req.model {
+            Some(m) => rt
+                .router
+                .resolve(m, op)
+                .ok_or_else(ApiError::model_not_found)?
+                .model
+                .into_owned(),
+            None => String::new(),
+        };
+        Ok((model, false))
+    })
+    .await?;
     let req = ModelRequest::parse(&bytes, surface)?;
     let res = match &req.model {
         Some(m) => rt
@@ -61,7 +83,7 @@ async fn serve(
         prompt: None,
         est_prompt_tokens: bytes.len() as u64 / 4 + 1,
     };
-    let plan = pipeline::plan(&rt, &res, input)?;
+    let plan = gov.check(pipeline::plan(&rt, &res, input)).await?;
     let model: &str = &res.model;
     let upstream_body = openai_compat::model_body(&req.obj, req.model.as_deref(), model)
         .map(Bytes::from)
@@ -71,8 +93,11 @@ async fn serve(
         let (state, rt) = (&state, &rt);
         async move { call_json(state, rt, &inst, op, payload, model, price_as).await }
     })
-    .await?;
+    .await;
+    let out = gov.check(out).await?;
     let target = &rt.router.targets[out.target].name;
+    gov.after_json(&out.value, &out.instance.name, target, false)
+        .await?;
     Ok(json_response(
         &ctx,
         &out.instance,
@@ -87,26 +112,29 @@ async fn serve(
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Extension(identity): Extension<Identity>,
     headers: HeaderMap,
     body: Body,
 ) -> HResult {
-    serve(state, ctx, headers, body, Surface::Embeddings).await
+    serve(state, ctx, identity, headers, body, Surface::Embeddings).await
 }
 
 pub async fn images(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Extension(identity): Extension<Identity>,
     headers: HeaderMap,
     body: Body,
 ) -> HResult {
-    serve(state, ctx, headers, body, Surface::Images).await
+    serve(state, ctx, identity, headers, body, Surface::Images).await
 }
 
 pub async fn moderations(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Extension(identity): Extension<Identity>,
     headers: HeaderMap,
     body: Body,
 ) -> HResult {
-    serve(state, ctx, headers, body, Surface::Moderations).await
+    serve(state, ctx, identity, headers, body, Surface::Moderations).await
 }

@@ -194,3 +194,128 @@ impl Captured {
         self.0.lock().unwrap().clone()
     }
 }
+
+// ---- control-plane helpers (admin_*.rs) ----
+
+impl Gw {
+    /// Starts a gateway on `data` as FERRO_DATA_DIR (restarts, shared stores);
+    /// `env` may override anything, `config` (YAML) becomes GATEWAY_CONFIG.
+    pub async fn start_at(
+        data: &std::path::Path,
+        env: &[(&str, &str)],
+        config: Option<&str>,
+    ) -> Gw {
+        let dir = tempfile::tempdir().unwrap();
+        let mut map: HashMap<String, String> = HashMap::new();
+        map.insert("MASTER_KEY".into(), KEY.into());
+        map.insert("FERRO_DATA_DIR".into(), data.display().to_string());
+        if let Some(c) = config {
+            let p = dir.path().join("config.yaml");
+            std::fs::write(&p, c).unwrap();
+            map.insert("GATEWAY_CONFIG".into(), p.display().to_string());
+        }
+        for (k, v) in env {
+            map.insert(k.to_string(), v.to_string());
+        }
+        let (state, _warnings) = prepare(&move |k: &str| map.get(k).cloned())
+            .unwrap_or_else(|e| panic!("gateway failed to prepare: {e:?}"));
+        let state = Arc::new(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = app::build(state.clone());
+        let task = tokio::spawn(async move {
+            server::serve(
+                listener,
+                app,
+                async {
+                    let _ = rx.await;
+                },
+                Duration::from_secs(5),
+            )
+            .await;
+        });
+        Gw {
+            url: format!("http://{addr}"),
+            state,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            stop: Some(tx),
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// An admin-API request with `key` as the bearer (`None`: no credential).
+    pub fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let b = self.client.request(method, format!("{}{}", self.url, path));
+        match key {
+            Some(k) => b.bearer_auth(k),
+            None => b,
+        }
+    }
+
+    /// `GET path` with `key`, as JSON (asserting 200).
+    pub async fn admin_json(&self, path: &str, key: &str) -> serde_json::Value {
+        let r = self
+            .admin(reqwest::Method::GET, path, Some(key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// Creates a stored key; returns (id, full secret).
+    pub async fn create_key(&self, name: &str, scopes: &[&str]) -> (String, String) {
+        let r = self
+            .admin(reqwest::Method::POST, "/admin/keys", Some(KEY))
+            .json(&serde_json::json!({"name": name, "scopes": scopes}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Status of a `/v1/models` call with `key` (200 when the key is usable).
+    pub async fn models_status(&self, key: &str) -> u16 {
+        self.client
+            .get(format!("{}/v1/models", self.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+/// Polls `f` every 25 ms until it holds or `within` passes; returns whether it held.
+pub async fn eventually<F, Fut>(within: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,287 @@
+//! End to end: the real gateway (in-process, on 127.0.0.1:0, as
+//! `ferro-gateway/tests/common` starts it) in front of `ferro-mock-upstream`,
+//! driven only through the SDK. The admin part runs when the gateway serves
+//! `/admin/keys` (it is skipped on a 404, i.e. a build without the admin API).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ferro_gateway::{app, prepare, server};
+use ferro_mock_upstream::MockUpstream;
+use ferrolabsai::{
+    ChatCompletionRequest, ChatMessage, CreateKeyRequest, EmbeddingRequest, Error, FerroClient,
+    KeyUsageQuery,
+};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const MASTER: &str = "fgw_e2e_master_key_0123456789";
+
+struct Gateway {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn start_gateway(upstream: &str) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let env: HashMap<String, String> = [
+        ("MASTER_KEY", MASTER.to_owned()),
+        ("OPENAI_API_KEY", "sk-upstream-secret".to_owned()),
+        ("OPENAI_BASE_URL", upstream.to_owned()),
+        (
+            "FERRO_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (state, _warnings) = prepare(&move |k: &str| env.get(k).cloned())
+        .unwrap_or_else(|e| panic!("gateway failed to prepare: {e:?}"));
+    let state = Arc::new(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app::build(state);
+    tokio::spawn(async move {
+        server::serve(
+            listener,
+            app,
+            async {
+                let _ = rx.await;
+            },
+            Duration::from_secs(5),
+        )
+        .await;
+    });
+    Gateway {
+        url,
+        stop: Some(tx),
+        _dir: dir,
+    }
+}
+
+fn client(url: &str, key: &str) -> FerroClient {
+    FerroClient::builder()
+        .api_key(key)
+        .base_url(url)
+        .env_lookup(|_| None)
+        .build()
+        .unwrap()
+}
+
+fn chat(text: &str) -> ChatCompletionRequest {
+    ChatCompletionRequest::new("gpt-4o-mini", [ChatMessage::user(text)])
+}
+
+#[tokio::test]
+async fn the_sdk_against_the_real_gateway() {
+    let up = MockUpstream::start().await.unwrap();
+    let gw = start_gateway(&up.url()).await;
+    let c = client(&gw.url, MASTER);
+
+    // Probes.
+    let h = c.health().await.unwrap();
+    assert!(h.is_healthy(), "{h:?}");
+    assert!(c.ready().await.unwrap().is_ok());
+    assert_eq!(c.live().await.unwrap().status, "ok");
+
+    // Catalog, client-side.
+    let models = c.models().list().await.unwrap();
+    assert!(
+        models.iter().any(|m| m.id == "gpt-4o-mini"),
+        "{} models",
+        models.len()
+    );
+    let m = c.models().retrieve("gpt-4o-mini").await.unwrap();
+    assert_eq!(m.owned_by, "openai");
+    assert!(m.input_cost_per_token.is_some());
+    assert!(!c.models().search("GPT-4O").await.unwrap().is_empty());
+    assert!(c
+        .models()
+        .list_filtered(Some("openai"), None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.owned_by == "openai"));
+
+    // Chat with every extra.
+    let r = c
+        .chat()
+        .completions()
+        .create(&chat("hello there"))
+        .await
+        .unwrap();
+    assert!(!r.content().unwrap_or_default().is_empty(), "{r:?}");
+    assert_eq!(r.provider.as_ref().unwrap(), "openai");
+    assert!(r.trace_id.as_ref().unwrap().is_canonical_trace_id());
+    let u = r.usage.as_ref().unwrap();
+    assert!(u.total_tokens > 0);
+    assert!(u.cost_usd.as_ref().unwrap().value() > 0.0);
+    assert_eq!(u.cache_hit, Some(false));
+    assert!(r.gateway_overhead_ms.is_some());
+
+    // Streaming with the usage chunk.
+    let mut s = c
+        .chat()
+        .completions()
+        .stream(&chat("stream please").include_usage(true))
+        .await
+        .unwrap();
+    let trace = s.trace_id().cloned().unwrap();
+    assert!(trace.is_canonical_trace_id());
+    let (mut text, mut cost, mut n) = (String::new(), None, 0);
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.unwrap();
+        n += 1;
+        assert_eq!(chunk.trace_id.as_ref(), Some(&trace));
+        text.push_str(chunk.content().unwrap_or_default());
+        if let Some(u) = &chunk.usage {
+            cost = u.cost_usd.as_ref().map(|c| c.value());
+        }
+    }
+    assert!(n > 1 && !text.is_empty(), "{n} chunks: {text:?}");
+    assert!(cost.is_some_and(|c| c > 0.0), "usage chunk carries cost");
+
+    // Embeddings (trace id from the header).
+    let e = c
+        .embeddings()
+        .create(&EmbeddingRequest::new(
+            "text-embedding-3-small",
+            vec!["a", "b"],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(e.data.len(), 2);
+    assert!(e.data[0]
+        .embedding
+        .as_floats()
+        .is_some_and(|v| !v.is_empty()));
+    assert!(e.trace_id.unwrap().is_canonical_trace_id());
+
+    // Error mapping with the gateway's request id.
+    let e = client(&gw.url, "fgw_wrong_key_000000000000")
+        .chat()
+        .completions()
+        .create(&chat("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Auth(_)), "{e:?}");
+    assert_eq!(e.code(), Some("invalid_api_key"));
+    assert!(e.request_id().unwrap().is_canonical_trace_id());
+    let e = c
+        .chat()
+        .completions()
+        .create(&ChatCompletionRequest::new(
+            "no-such-model-xyz",
+            [ChatMessage::user("x")],
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+    assert_eq!(e.code(), Some("model_not_found"));
+    let chats_before = up.hits_for("/v1/chat/completions");
+    let e = c
+        .chat()
+        .completions()
+        .create(&chat("x").temperature(9.0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Api(_)) && e.status() == Some(400),
+        "{e:?}"
+    );
+    assert_eq!(up.hits_for("/v1/chat/completions"), chats_before);
+
+    admin_round_trip(&c).await;
+}
+
+/// Keys lifecycle incl. rotation through the SDK; skipped without the admin API.
+async fn admin_round_trip(c: &FerroClient) {
+    match c.admin().keys().list().await {
+        Err(Error::NotFound(_)) => {
+            eprintln!("skipping admin: this gateway build has no /admin/keys");
+            return;
+        }
+        Err(e) => panic!("admin keys list: {e:?}"),
+        Ok(_) => {}
+    }
+    let keys = c.admin().keys();
+    let created = keys
+        .create(&CreateKeyRequest::new("sdk-e2e").scopes(["read_only"]))
+        .await
+        .unwrap();
+    assert!(created.key.expose_secret().starts_with("fgw_"));
+    assert!(!format!("{created:?}").contains(created.key.expose_secret()));
+    let got = keys.get(&created.id).await.unwrap();
+    assert_eq!(got.name, "sdk-e2e");
+    assert_ne!(
+        got.key.as_deref(),
+        Some(created.key.expose_secret()),
+        "masked"
+    );
+    assert!(keys
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .any(|k| k.id == created.id));
+
+    // The new key works for inference; a read-only key cannot write admin.
+    let svc = c.with_api_key(created.key.clone()).unwrap();
+    svc.chat()
+        .completions()
+        .create(&chat("as a service"))
+        .await
+        .unwrap();
+    let e = svc.admin().keys().rotate(&created.id).await.unwrap_err();
+    assert!(matches!(e, Error::Permission(_)), "{e:?}");
+
+    // Rotate: the old secret stops working, the new one works.
+    let rotated = keys.rotate(&created.id).await.unwrap();
+    assert_eq!(rotated.id, created.id);
+    let e = svc
+        .chat()
+        .completions()
+        .create(&chat("old key"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Auth(_)), "{e:?}");
+    let svc = svc.with_api_key(rotated.key).unwrap();
+    svc.chat()
+        .completions()
+        .create(&chat("new key"))
+        .await
+        .unwrap();
+
+    let usage = keys.usage(&KeyUsageQuery::default()).await.unwrap();
+    assert!(usage.data.iter().any(|k| k.id == created.id));
+    assert!(!c.admin().dashboard().await.unwrap().keys.is_empty());
+    assert!(!c.admin().health().await.unwrap().status.is_empty());
+    c.admin().config().get().await.unwrap();
+    c.admin().config().history().await.unwrap();
+    assert!(!c.admin().providers().list().await.unwrap().is_empty());
+
+    keys.revoke(&created.id).await.unwrap();
+    let e = svc
+        .chat()
+        .completions()
+        .create(&chat("revoked"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Auth(_)), "{e:?}");
+    keys.delete(&created.id).await.unwrap();
+    assert!(matches!(
+        keys.get(&created.id).await.unwrap_err(),
+        Error::NotFound(_)
+    ));
+}
