@@ -1,71 +1,70 @@
-//! End to end: the real gateway (in-process, on 127.0.0.1:0, as
-//! `ferro-gateway/tests/common` starts it) in front of `ferro-mock-upstream`,
-//! driven only through the SDK. The admin part runs when the gateway serves
-//! `/admin/keys` (it is skipped on a 404, i.e. a build without the admin API).
+//! End to end: the real `ferrogw` binary in front of `ferro-mock-upstream`,
+//! driven only through the Rust SDK `ferrolabsai` (inference, streams, models and
+//! the admin namespace). Lives here, not in the SDK crate, so the SDK's
+//! dependency tree never includes the server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ferro_gateway::{app, prepare, server};
 use ferro_mock_upstream::MockUpstream;
 use ferrolabsai::{
     ChatCompletionRequest, ChatMessage, CreateKeyRequest, EmbeddingRequest, Error, FerroClient,
     KeyUsageQuery,
 };
 use futures_util::StreamExt;
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const MASTER: &str = "fgw_e2e_master_key_0123456789";
 
 struct Gateway {
     url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
     }
 }
 
 async fn start_gateway(upstream: &str) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
-    let env: HashMap<String, String> = [
-        ("MASTER_KEY", MASTER.to_owned()),
-        ("OPENAI_API_KEY", "sk-upstream-secret".to_owned()),
-        ("OPENAI_BASE_URL", upstream.to_owned()),
-        (
-            "FERRO_DATA_DIR",
-            dir.path().join("data").display().to_string(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let (state, _warnings) = prepare(&move |k: &str| env.get(k).cloned())
-        .unwrap_or_else(|e| panic!("gateway failed to prepare: {e:?}"));
-    let state = Arc::new(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = app::build(state);
-    tokio::spawn(async move {
-        server::serve(
-            listener,
-            app,
-            async {
-                let _ = rx.await;
-            },
-            Duration::from_secs(5),
-        )
-        .await;
-    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ferrogw"))
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("MASTER_KEY", MASTER)
+        .env("OPENAI_API_KEY", "sk-upstream-secret")
+        .env("OPENAI_BASE_URL", upstream)
+        .env("FERRO_DATA_DIR", dir.path().join("data"))
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/health")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Gateway {
         url,
-        stop: Some(tx),
+        child,
         _dir: dir,
     }
 }
