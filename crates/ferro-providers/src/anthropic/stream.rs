@@ -31,8 +31,9 @@ use std::collections::HashMap;
 /// What a content block (by Anthropic index) is.
 enum Block {
     Text,
-    /// A client tool call: its OpenAI ordinal.
-    Tool(usize),
+    /// A client tool call: its OpenAI ordinal, and whether any argument text
+    /// was sent (a call without input must still stream valid JSON: `{}`).
+    Tool(usize, bool),
     /// The JSON-mode tool: its input is the answer text.
     Json,
     Thinking {
@@ -167,8 +168,9 @@ impl MessagesStream {
                     "type": "function",
                     "function": {"name": str_of(cb, "name"), "arguments": args},
                 });
+                let has_args = !args.is_empty();
                 self.delta(json!({"tool_calls": [call]}), out)?;
-                Block::Tool(n)
+                Block::Tool(n, has_args)
             }
             "thinking" => {
                 let t = str_of(cb, "thinking");
@@ -205,8 +207,10 @@ impl MessagesStream {
                 let part = str_of(d, "partial_json");
                 match self.blocks.get(&index) {
                     Some(Block::Json) => self.text("content", part, out),
-                    Some(Block::Tool(n)) if !part.is_empty() => {
-                        let call = json!({"index": *n, "function": {"arguments": part}});
+                    Some(Block::Tool(n, _)) if !part.is_empty() => {
+                        let n = *n;
+                        self.blocks.insert(index, Block::Tool(n, true));
+                        let call = json!({"index": n, "function": {"arguments": part}});
                         self.delta(json!({"tool_calls": [call]}), out)
                     }
                     _ => Ok(()),
@@ -225,6 +229,11 @@ impl MessagesStream {
             }),
             Some(Block::Redacted(data)) => {
                 json!({"type": "redacted_thinking", "data": std::mem::take(data)})
+            }
+            Some(Block::Tool(n, false)) => {
+                let call = json!({"index": *n, "function": {"arguments": "{}"}});
+                self.blocks.insert(index, Block::Other);
+                return self.delta(json!({"tool_calls": [call]}), out);
             }
             _ => return Ok(()),
         };

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 enum Block {
-    Tool(usize),
+    Tool(usize, bool),
     Json,
     Reasoning { text: String, signature: String },
     Redacted(String),
@@ -127,7 +127,7 @@ impl ConverseStream {
             "type": "function",
             "function": {"name": name, "arguments": ""},
         });
-        self.blocks.insert(idx, Block::Tool(n));
+        self.blocks.insert(idx, Block::Tool(n, false));
         self.delta(json!({"tool_calls": [call]}), out)
     }
 
@@ -141,8 +141,10 @@ impl ConverseStream {
         if let Some(part) = s(d, "/toolUse/input") {
             return match self.blocks.get(&idx) {
                 Some(Block::Json) => self.text("content", part, out),
-                Some(Block::Tool(n)) if !part.is_empty() => {
-                    let call = json!({"index": *n, "function": {"arguments": part}});
+                Some(Block::Tool(n, _)) if !part.is_empty() => {
+                    let n = *n;
+                    self.blocks.insert(idx, Block::Tool(n, true));
+                    let call = json!({"index": n, "function": {"arguments": part}});
                     self.delta(json!({"tool_calls": [call]}), out)
                 }
                 _ => Ok(()),
@@ -177,6 +179,10 @@ impl ConverseStream {
                 json!({"type": "thinking", "thinking": text, "signature": signature})
             }
             Some(Block::Redacted(data)) => json!({"type": "redacted_thinking", "data": data}),
+            Some(Block::Tool(n, false)) => {
+                let call = json!({"index": n, "function": {"arguments": "{}"}});
+                return self.delta(json!({"tool_calls": [call]}), out);
+            }
             Some(other) => {
                 self.blocks.insert(idx, other);
                 return Ok(());
