@@ -149,6 +149,9 @@ impl RequestSink for LogWriter {
     }
 }
 
+/// How long the writer waits for more rows before writing a partial batch.
+const BATCH_LINGER: Duration = Duration::from_millis(50);
+
 async fn write_loop(
     store: Arc<dyn LogStore>,
     mut rx: mpsc::Receiver<Msg>,
@@ -159,6 +162,19 @@ async fn write_loop(
         msgs.clear();
         if rx.recv_many(&mut msgs, BATCH_MAX).await == 0 {
             return;
+        }
+        // Linger briefly so a busy gateway writes few large transactions instead
+        // of one small one per wake-up (each costs a blocking-pool hop and a WAL
+        // commit on the gateway's own cores). Rows stay visible well within 1 s;
+        // a flush request (shutdown) is served at once.
+        if msgs.len() < BATCH_MAX && !msgs.iter().any(|m| matches!(m, Msg::Flush(_))) {
+            tokio::time::sleep(BATCH_LINGER).await;
+            while msgs.len() < BATCH_MAX {
+                match rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
         }
         let mut rows = Vec::with_capacity(msgs.len());
         let mut waiters = Vec::new();

@@ -214,7 +214,8 @@ fn strip_usage_null(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let pat: &[u8] = b"\"usage\":null";
     let mut rest = s;
-    while let Some(i) = memmem::find(rest, pat) {
+    let (_, finder) = finders();
+    while let Some(i) = finder.find(rest) {
         let mut start = i;
         let mut end = i + pat.len();
         // remove one adjacent comma so the object stays valid
