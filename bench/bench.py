@@ -68,6 +68,8 @@ QUIET_WAIT = env_num("BENCH_QUIET_WAIT", 300)
 QUIET_PCT = env_num("BENCH_QUIET_PCT", 8)
 MAX_NOISE = env_num("BENCH_MAX_NOISE_PCT", 10)
 DRIVER = os.environ.get("BENCH_DRIVER") or ("wrk" if shutil.which("wrk") else "oha")
+# extra environment for Ferro, e.g. BENCH_FERRO_ENV="REQUEST_LOG_STORE_BACKEND=memory"
+FERRO_ENV = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_FERRO_ENV", "").split() if "=" in kv)
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "results"))
 
 WORK = tempfile.mkdtemp(prefix="ferro-bench-")
@@ -140,11 +142,16 @@ class Mock:
         stop(self.proc)
 
 
-def proc_cpu_ticks(pid):
+def proc_cpu_split(pid):
+    """(utime, stime) in clock ticks, all threads (fields 14 and 15 of /proc/<pid>/stat)."""
     with open(f"/proc/{pid}/stat") as f:
         s = f.read()
     fields = s[s.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+    return int(fields[11]), int(fields[12])
+
+
+def proc_cpu_ticks(pid):
+    return sum(proc_cpu_split(pid))
 
 
 def proc_hwm_kb(pid):
@@ -249,6 +256,7 @@ class Gateway:
                "FERRO_DATA_DIR": self.data}
         if kind == "ferro":
             env["OPENAI_BASE_URL"] = mock.url
+            env.update(FERRO_ENV)
             if config:
                 env["GATEWAY_CONFIG"] = config
             binary = FERRO_BIN
@@ -389,14 +397,17 @@ class Sampler:
     def start(self):
         self.t = time.perf_counter()
         self.busy = cpu_busy_ticks()
-        self.gw = proc_cpu_ticks(self.gw_pid) if self.gw_pid else 0
+        self.gw_split = proc_cpu_split(self.gw_pid) if self.gw_pid else (0, 0)
+        self.gw = sum(self.gw_split)
         self.mock = proc_cpu_ticks(self.mock_pid)
         self.kids = children_ticks()
 
     def stop(self):
         wall = time.perf_counter() - self.t
         busy = cpu_busy_ticks()
-        self.gw_ticks = (proc_cpu_ticks(self.gw_pid) if self.gw_pid else 0) - self.gw
+        split = proc_cpu_split(self.gw_pid) if self.gw_pid else (0, 0)
+        self.gw_ticks = sum(split) - self.gw
+        self.gw_sys_share = (split[1] - self.gw_split[1]) / self.gw_ticks if self.gw_ticks else 0.0
         ours_load = (proc_cpu_ticks(self.mock_pid) - self.mock) + (children_ticks() - self.kids)
         gw_busy = sum(busy[c] - self.busy[c] for c in self.gw_cpus if c in busy)
         load_busy = sum(busy[c] - self.busy[c] for c in self.load_cpus if c in busy)
@@ -447,6 +458,7 @@ def _measure(target, mock, body_file, conns, config=None):
             r["cpu_us_per_req"] = smp.gw_ticks / CLK_TCK * 1e6 / max(1, w["requests"])
             r["rss_kb"] = proc_hwm_kb(pid)
             r["cpu_util"] = smp.gw_ticks / CLK_TCK / smp.wall
+            r["cpu_sys_share"] = smp.gw_sys_share
         r.update(w)
         r["rps"] = w["ok"] / (w["duration_us"] / 1e6)
         r["errors"] = w["non2xx"] + w["connect"] + w["read"] + w["write"] + w["timeout"]
@@ -460,7 +472,8 @@ def _measure(target, mock, body_file, conns, config=None):
     log(f"  {target:6s} c={conns:<5d} " + (
         f"rps={r['rps']:.0f} p50={r['p50_us']/1000:.2f}ms p99={r['p99_us']/1000:.2f}ms "
         f"errors={r['errors']} noise={r['noise_pct']:.0f}%" + (
-            f" cpu={r['cpu_us_per_req']:.0f}us/req util={r['cpu_util']*100:.0f}% "
+            f" cpu={r['cpu_us_per_req']:.0f}us/req (sys {r['cpu_sys_share']*100:.0f}%) "
+            f"util={r['cpu_util']*100:.0f}% "
             f"rss={(r['rss_kb'] or 0)/1024:.1f}MB" if 'rss_kb' in r else "")
         if "rps" in r else f"ERROR {r.get('error')}"))
     return r
@@ -700,6 +713,8 @@ def main():
     lines.append(f"- {DURATION}s per point after a {WARMUP}s warm-up at the same concurrency; wrk closed-loop, "
                  "keep-alive; RPS counts 2xx answers only; non-2xx, socket errors and timeouts are errors")
     lines.append(f"- Go peer: {go_state}")
+    if FERRO_ENV:
+        lines.append(f"- extra Ferro environment (BENCH_FERRO_ENV): `{' '.join(f'{k}={v}' for k, v in FERRO_ENV.items())}`")
     lines.append(f"- noise % = share of a pinned CPU used by processes outside the benchmark during the point "
                  f"(points above {MAX_NOISE:.0f}% were retried up to twice; the quietest run is shown)")
     lines.append(f"- mode: {'QUICK' if QUICK else 'full'}")

@@ -2,8 +2,8 @@
 # Ferro gateway benchmark: installs what it needs, builds, runs every scenario,
 # writes bench/results/<UTC>.md and bench/results/latest.md, and prints the table.
 #
-#   bench/run.sh                  # full run (10 s per point; ~15-20 min)
-#   BENCH_QUICK=1 bench/run.sh    # 3 s per point, fewer points (~5 min)
+#   bench/run.sh                  # full run (10 s per point; ~8 min on a quiet machine)
+#   BENCH_QUICK=1 bench/run.sh    # 3 s per point, fewer points (~4 min)
 #
 # Knobs (see bench/README.md): BENCH_DURATION, BENCH_QUICK, BENCH_CONNS,
 # BENCH_MOCK_LATENCY_MS, BENCH_SKIP_GO, BENCH_REALISTIC_CONFIG, BENCH_SKIP_BUILD,
