@@ -23,6 +23,7 @@ N="${CG_REQUESTS:-2000}"
 NS="${CG_STREAM_REQUESTS:-200}"
 TOP="${CG_TOP:-15}"
 KEY=bench-master-key
+GW_BIN="${BENCH_FERRO_BIN:-$REL/ferrogw}"  # override to profile another build
 PY="${PYTHON:-python3}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -32,7 +33,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
   (apt-get install -y valgrind >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y valgrind >/dev/null 2>&1; }) \
     || { echo "callgrind.sh: cannot install valgrind" >&2; exit 1; }
 fi
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 || ! -x "$REL/ferrogw" || ! -x "$REL/ferro-mock-upstream" ]]; then
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 || ! -x "$GW_BIN" || ! -x "$REL/ferro-mock-upstream" ]]; then
   log "building release binaries"
   (cd "$ROOT" && cargo build --release -p ferrogw -p ferro-mock-upstream)
 fi
@@ -84,7 +85,7 @@ run_cg() {
   rm -f "$out"
   env PORT="$port" MASTER_KEY="$KEY" OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$MPORT" \
     FERRO_DATA_DIR="$W/data-$name" LOG_LEVEL=warn \
-    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" "$REL/ferrogw" \
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" "$GW_BIN" \
     >"$W/gw-$name.log" 2>&1 &
   pid=$!
   echo "$pid" >>"$W/pids"
