@@ -664,7 +664,10 @@ def main():
             {"role": "user", "content": filler}], "max_tokens": 32}).encode())
     sbody = os.path.join(WORK, "stream.json")
     with open(sbody, "wb") as f:
-        f.write(json.dumps({"model": MODEL, "stream": True, "messages": [
+        # include_usage: gateways ask the upstream for the usage chunk anyway (Ferro always
+        # does), so direct must too, or direct's stream is one event (one gap) shorter
+        f.write(json.dumps({"model": MODEL, "stream": True,
+                            "stream_options": {"include_usage": True}, "messages": [
             {"role": "user", "content": "Stream a short answer about benchmarks, please."}],
             "max_tokens": 64}).encode())
 
@@ -749,7 +752,8 @@ def main():
     lines.append("")
     lines.append("TTFB = request sent → first `data:` bytes received; total = request sent → end of the "
                  "chunked body. Each concurrent worker runs its requests one after another on one keep-alive "
-                 "connection.")
+                 "connection. The request asks for `stream_options.include_usage`, so direct and gateways get "
+                 "the same number of upstream events (Ferro always asks the upstream for usage).")
     lines.append("")
     lines.append(SHEAD)
     for scen, r, d in srows:
