@@ -25,52 +25,25 @@ use ferro_providers::{spec, ProviderInstance, Secret};
 use ferro_types::chat::ChatRequest;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const MODEL: &str = "command-r-plus-08-2024";
 
+mod golden;
+use golden::read_json;
+
+const FX: golden::Fixtures = golden::Fixtures("cohere");
+
 fn dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/cohere")
-        .join(sub)
+    FX.dir(sub)
 }
 
 fn cases(sub: &str, ext: &str) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir(sub))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?.to_owned();
-            let case = name.strip_suffix(&format!(".{ext}"))?;
-            (!case.contains('.')).then(|| (case.to_owned(), p.clone()))
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no fixtures in {sub}");
-    out
-}
-
-fn read_json(p: &Path) -> Value {
-    let s = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    FX.cases(sub, ext)
 }
 
 fn check(sub: &str, case: &str, actual: &Value) {
-    let p = dir(sub).join(format!("{case}.expected.json"));
-    if std::env::var_os("FERRO_BLESS").is_some() {
-        let mut s = serde_json::to_string_pretty(actual).unwrap();
-        s.push('\n');
-        std::fs::write(&p, s).unwrap();
-        return;
-    }
-    assert!(p.exists(), "{sub}/{case}: missing {}", p.display());
-    let expected = read_json(&p);
-    assert!(
-        &expected == actual,
-        "{sub}/{case} differs.\nexpected: {}\nactual:   {}",
-        serde_json::to_string_pretty(&expected).unwrap(),
-        serde_json::to_string_pretty(actual).unwrap()
-    );
+    FX.check(sub, case, actual)
 }
 
 fn instance() -> ProviderInstance {
