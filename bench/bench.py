@@ -16,8 +16,11 @@ Environment (all optional):
   BENCH_SKIP_GO=1          skip the Go reference gateway
   BENCH_GO_BIN             path of the Go gateway binary (run.sh sets it)
   BENCH_GO_NOTE            why the Go peer is missing (run.sh sets it)
-  BENCH_REALISTIC_CONFIG   Ferro GATEWAY_CONFIG file for the "realistic profile" row
+  BENCH_REALISTIC_CONFIG   Ferro GATEWAY_CONFIG file for the "realistic profile" rows
+                           (default bench/profiles/realistic.yaml; empty string skips them)
   BENCH_REALISTIC_CONNS    connections for that row (default 200)
+  BENCH_GUARDRAILS_CONFIG  realistic profile + guardrails, measured at saturation beside it
+                           (default bench/profiles/guardrails.yaml; empty string skips it)
   BENCH_GW_CPU / BENCH_LOAD_CPU   CPU lists for taskset (default 0 / 1)
   BENCH_OUT                results directory (default bench/results)
 """
@@ -62,8 +65,11 @@ LOAD_CPU = os.environ.get("BENCH_LOAD_CPU", "1")
 SKIP_GO = os.environ.get("BENCH_SKIP_GO", "") in ("1", "true", "yes")
 GO_BIN = os.environ.get("BENCH_GO_BIN", os.path.join(HERE, ".venv", "bin", "ferrogw"))
 GO_NOTE = os.environ.get("BENCH_GO_NOTE", "")
-REALISTIC = os.environ.get("BENCH_REALISTIC_CONFIG", "").strip()
+REALISTIC = os.environ.get("BENCH_REALISTIC_CONFIG",
+                           os.path.join(HERE, "profiles", "realistic.yaml")).strip()
 REALISTIC_CONNS = int(env_num("BENCH_REALISTIC_CONNS", 200))
+GUARDRAILS = os.environ.get("BENCH_GUARDRAILS_CONFIG",
+                            os.path.join(HERE, "profiles", "guardrails.yaml")).strip()
 QUIET_WAIT = env_num("BENCH_QUIET_WAIT", 300)
 QUIET_PCT = env_num("BENCH_QUIET_PCT", 8)
 MAX_NOISE = env_num("BENCH_MAX_NOISE_PCT", 10)
@@ -673,6 +679,7 @@ def main():
 
     rows = []  # (section, scenario, result, direct)
     srows = []
+    bare0 = real0 = guard0 = None  # bare vs realistic Ferro at saturation (0 ms mock)
 
     # ---- phase 1: mock latency LAT: chat sweep, 100 KB prompt, realistic profile
     mock = Mock(LAT)
@@ -706,7 +713,20 @@ def main():
         d = measure("direct", mock, small, 50)
         rows.append(("zero", "chat 0ms", d, None))
         for t in targets[1:]:
-            rows.append(("zero", "chat 0ms", measure(t, mock, small, 50), d))
+            r = measure(t, mock, small, 50)
+            rows.append(("zero", "chat 0ms", r, d))
+            if t == "ferro":
+                bare0 = r
+        if REALISTIC:
+            log(f"realistic profile ({REALISTIC}) at saturation, 0 ms, 50 connections")
+            real0 = measure("ferro", mock, small, 50, config=REALISTIC, stored_key=True)
+            rows.append(("zero", f"realistic profile 0ms ({os.path.basename(REALISTIC)}, "
+                                 f"{real0.get('auth', 'stored key')})", real0, d))
+        if REALISTIC and GUARDRAILS:
+            log(f"realistic profile + guardrails ({GUARDRAILS}) at saturation, 0 ms, 50 connections")
+            guard0 = measure("ferro", mock, small, 50, config=GUARDRAILS, stored_key=True)
+            rows.append(("zero", f"realistic + guardrails 0ms ({os.path.basename(GUARDRAILS)}, "
+                                 f"{guard0.get('auth', 'stored key')})", guard0, d))
     finally:
         mock.stop()
 
@@ -748,6 +768,29 @@ def main():
         lines.append("| realistic profile (stored-key auth, logging, rate limit, budget) | ferro | "
                      f"{REALISTIC_CONNS} | not yet available (set BENCH_REALISTIC_CONFIG) |" + " |" * 9)
     lines.append("")
+    if bare0 and real0:
+        lines.append("## Realistic plugin profile ÷ bare gateway")
+        lines.append("")
+        lines.append("Same gateway, same 0 ms mock, 50 connections, one pinned core: the bare gateway "
+                     "(master key, request logging, no plugins) against the realistic profile "
+                     f"(`{os.path.relpath(REALISTIC, ROOT)}`: stored-key auth, request logging, rate limit, "
+                     "budget reserve/settle, cost) and the same plus four guardrails in log mode "
+                     f"(`{os.path.relpath(GUARDRAILS, ROOT) if GUARDRAILS else '-'}`: max-token, pii-redact, "
+                     "secret-scan, prompt-shield). At saturation every plugin's CPU shows as lost throughput.")
+        lines.append("")
+        lines.append("| profile | RPS | p50 ms | p99 ms | gw CPU µs/req | RPS ÷ bare |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
+        for name, r in (("bare", bare0), ("realistic", real0), ("realistic + guardrails", guard0)):
+            if r is None:
+                continue
+            if "rps" not in r or "rps" not in bare0:
+                lines.append(f"| {name} | ERROR: {r.get('error', '?')} | | | | |")
+                continue
+            ratio = r["rps"] / bare0["rps"] if bare0["rps"] else 0.0
+            cpu = f"{r['cpu_us_per_req']:.0f}" if "cpu_us_per_req" in r else "–"
+            lines.append(f"| {name} | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {cpu} | "
+                         f"{ratio:.2f} |")
+        lines.append("")
     lines.append("## Streaming chat (SSE), measured with bench/stream_probe.py")
     lines.append("")
     lines.append("TTFB = request sent → first `data:` bytes received; total = request sent → end of the "

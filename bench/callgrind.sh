@@ -10,6 +10,10 @@
 #   baseline  -- start, one TCP connect (the readiness probe), stop
 #   chat      -- same + CG_REQUESTS sequential non-streaming chat requests
 #   stream    -- same + CG_STREAM_REQUESTS sequential streaming chat requests
+#   realistic -- same as chat with bench/profiles/realistic.yaml and a stored
+#                key created through /admin/keys (CG_REALISTIC=0 skips it); its
+#                baseline is its own start-up (config compile, key creation)
+#   guardrails -- the same with bench/profiles/guardrails.yaml
 # Ir/request = (Ir(run) - Ir(baseline)) / requests. The mock upstream answers
 # with 0 ms latency. Writes bench/results/callgrind-latest.md (plus a UTC-stamped
 # copy) and keeps the callgrind.out files under bench/results/callgrind/.
@@ -78,18 +82,31 @@ json.dump({"model": "gpt-4o-mini", "stream": True, "messages": [
     "max_tokens": 64}, open(f"{w}/stream.json", "w"))
 EOF
 
-# run NAME MODE REQUESTS -> prints total Ir
+cat >"$W/mkkey.py" <<'EOF'
+# creates a stored API key through the admin API and prints it
+import json, sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/admin/keys", method="POST",
+    data=json.dumps({"name": "bench", "scopes": ["read_only"]}).encode(),
+    headers={"Authorization": f"Bearer {sys.argv[2]}", "Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(req, timeout=120))["key"])
+EOF
+
+# run NAME MODE REQUESTS [GATEWAY_CONFIG] -> prints total Ir
 run_cg() {
-  local name=$1 mode=$2 n=$3 port pid out="$OUT/callgrind/callgrind.$1.out"
+  local name=$1 mode=$2 n=$3 cfg=${4:-} port pid out="$OUT/callgrind/callgrind.$1.out" key=$KEY
   port="$(free_port)"
   rm -f "$out"
   env PORT="$port" MASTER_KEY="$KEY" OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$MPORT" \
-    FERRO_DATA_DIR="$W/data-$name" LOG_LEVEL=warn \
+    FERRO_DATA_DIR="$W/data-$name" LOG_LEVEL=warn ${cfg:+GATEWAY_CONFIG="$cfg"} \
     taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" "$GW_BIN" \
     >"$W/gw-$name.log" 2>&1 &
   pid=$!
   echo "$pid" >>"$W/pids"
   wait_port "$port" "$pid" 120 || { echo "gateway under valgrind did not start ($name); see $W/gw-$name.log" >&2; exit 1; }
+  if [[ -n "$cfg" ]]; then
+    key="$("$PY" "$W/mkkey.py" "$port" "$KEY")" \
+      || { echo "could not create a stored key ($name)" >&2; exit 1; }
+  fi
   if [[ "$n" -gt 0 ]]; then
     local extra=()
     [[ "$mode" == stream ]] && extra=(--expect-chunks 20)
@@ -97,7 +114,7 @@ run_cg() {
     [[ "$mode" == stream ]] && body="$W/stream.json"
     local res
     res="$("$PY" "$HERE/stream_probe.py" "$mode" --url "http://127.0.0.1:$port/v1/chat/completions" \
-      --body-file "$body" --key "$KEY" -c 1 -n "$n" --max-seconds 1200 "${extra[@]}" | grep '^BENCH ')" \
+      --body-file "$body" --key "$key" -c 1 -n "$n" --max-seconds 1200 "${extra[@]}" | grep '^BENCH ')" \
       || { echo "requests failed ($name): $res" >&2; exit 1; }
     log "$name: $res"
   fi
@@ -114,10 +131,21 @@ log "non-streaming run ($N requests)"
 IR_CHAT="$(run_cg chat seq "$N")"
 log "streaming run ($NS requests)"
 IR_STREAM="$(run_cg stream stream "$NS")"
+IR_REAL=0 IR_REAL_BASE=0 IR_GUARD=0 IR_GUARD_BASE=0
+if [[ "${CG_REALISTIC:-1}" != 0 ]]; then
+  log "realistic profile: baseline and run ($N requests, stored key, bench/profiles/realistic.yaml)"
+  IR_REAL_BASE="$(run_cg realistic-base seq 0 "$HERE/profiles/realistic.yaml")"
+  IR_REAL="$(run_cg realistic seq "$N" "$HERE/profiles/realistic.yaml")"
+  log "realistic + guardrails: baseline and run (bench/profiles/guardrails.yaml)"
+  IR_GUARD_BASE="$(run_cg guardrails-base seq 0 "$HERE/profiles/guardrails.yaml")"
+  IR_GUARD="$(run_cg guardrails seq "$N" "$HERE/profiles/guardrails.yaml")"
+fi
 
-read -r PER_CHAT PER_STREAM < <("$PY" -c "
+read -r PER_CHAT PER_STREAM PER_REAL RATIO_REAL PER_GUARD RATIO_GUARD < <("$PY" -c "
 b,c,s,n,ns=$IR_BASE,$IR_CHAT,$IR_STREAM,$N,$NS
-print(round((c-b)/n), round((s-b)/ns) if ns else 0)")
+r,rb,g,gb=$IR_REAL,$IR_REAL_BASE,$IR_GUARD,$IR_GUARD_BASE
+pc=round((c-b)/n); pr=round((r-rb)/n) if r else 0; pg=round((g-gb)/n) if g else 0
+print(pc, round((s-b)/ns) if ns else 0, pr, f'{pr/pc:.2f}' if pc else 0, pg, f'{pg/pc:.2f}' if pc else 0)")
 
 STAMP="$(date -u +%Y-%m-%dT%H-%M-%SZ)"
 REPORT="$OUT/callgrind-$STAMP.md"
@@ -132,6 +160,10 @@ REPORT="$OUT/callgrind-$STAMP.md"
   echo "| baseline (start, stop) | 0 | $IR_BASE | – |"
   echo "| non-streaming chat | $N | $IR_CHAT | **$PER_CHAT** |"
   echo "| streaming chat (20 content chunks) | $NS | $IR_STREAM | **$PER_STREAM** |"
+  if [[ "$IR_REAL" != 0 ]]; then
+    echo "| realistic profile (stored key + bench/profiles/realistic.yaml; baseline: its own start-up, $IR_REAL_BASE) | $N | $IR_REAL | **$PER_REAL** (${RATIO_REAL}× bare) |"
+    echo "| realistic + guardrails (bench/profiles/guardrails.yaml; baseline $IR_GUARD_BASE) | $N | $IR_GUARD | **$PER_GUARD** (${RATIO_GUARD}× bare) |"
+  fi
   echo
   echo "Top $TOP functions by self Ir per request, non-streaming run minus baseline (\`bench/cg_top.py\`):"
   echo
@@ -141,6 +173,12 @@ REPORT="$OUT/callgrind-$STAMP.md"
   echo
   "$PY" "$HERE/cg_top.py" "$OUT/callgrind/callgrind.stream.out" "$OUT/callgrind/callgrind.baseline.out" "$NS" "$TOP"
   echo
+  if [[ "$IR_REAL" != 0 ]]; then
+    echo "Top $TOP functions by self Ir per request, realistic profile run minus baseline:"
+    echo
+    "$PY" "$HERE/cg_top.py" "$OUT/callgrind/callgrind.realistic.out" "$OUT/callgrind/callgrind.realistic-base.out" "$N" "$TOP"
+    echo
+  fi
   echo "Inspect further: \`callgrind_annotate --inclusive=yes bench/results/callgrind/callgrind.chat.out | head -60\`."
 } >"$REPORT"
 cp "$REPORT" "$OUT/callgrind-latest.md"

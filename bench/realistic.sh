@@ -2,8 +2,9 @@
 # Realistic profile vs the bare gateway, one pinned core, in one run:
 #   bare      = MASTER_KEY auth, request logging (always on), no plugins
 #   realistic = a stored API key (created through /admin/keys), request logging,
-#               bench/profiles/realistic.yaml (rate limit, budget, guardrails)
-# Prints RPS for both and the ratio. Needs wrk and release binaries
+#               bench/profiles/realistic.yaml (rate limit, budget, cost)
+#   guardrails = realistic + bench/profiles/guardrails.yaml's four guardrails
+# Prints RPS for each and the ratio to bare. Needs wrk and release binaries
 # (`cargo build --release -p ferrogw -p ferro-mock-upstream`).
 # Env: CONNS (50), LAT_MS (0 = saturate the gateway core), SECS (8).
 set -euo pipefail
@@ -51,10 +52,13 @@ L
 
 bare=$(run none)
 real=$(run bench/profiles/realistic.yaml)
-python3 - "$bare" "$real" "$CONNS" "$LAT_MS" <<'PY'
+guard=$(run bench/profiles/guardrails.yaml)
+python3 - "$bare" "$real" "$guard" "$CONNS" "$LAT_MS" <<'PY'
 import sys
-bare, real, conns, lat = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
-print(f"| profile | conns | mock ms | RPS | ratio |\n|---|---:|---:|---:|---:|")
+bare, real, guard = (float(x) for x in sys.argv[1:4])
+conns, lat = sys.argv[4], sys.argv[5]
+print(f"| profile | conns | mock ms | RPS | ÷ bare |\n|---|---:|---:|---:|---:|")
 print(f"| bare (master key, logging) | {conns} | {lat} | {bare:.0f} | 1.00 |")
-print(f"| realistic (stored key, logging, rate limit, budget, guardrails) | {conns} | {lat} | {real:.0f} | {real/bare:.2f} |")
+print(f"| realistic (stored key, logging, rate limit, budget, cost) | {conns} | {lat} | {real:.0f} | {real/bare:.2f} |")
+print(f"| realistic + guardrails (max-token, pii-redact, secret-scan, prompt-shield) | {conns} | {lat} | {guard:.0f} | {guard/bare:.2f} |")
 PY

@@ -39,9 +39,20 @@ impl Identity {
 
 /// Something that can turn a bearer token into an identity.
 pub trait Authenticator: Send + Sync + 'static {
-    /// `None` when the token is not a valid credential. Must not do I/O on the
-    /// request path (stored keys are cached in memory).
-    fn authenticate(&self, token: &str) -> Option<Identity>;
+    /// `None` when the token is not a valid credential; `digest` is the
+    /// token's SHA-256 (computed once per request by [`AuthChain`]). Must not
+    /// do I/O on the request path (stored keys are cached in memory).
+    fn authenticate(&self, token: &str, digest: &[u8; 32]) -> Option<Identity>;
+
+    /// [`Authenticator::authenticate`], hashing `token` itself.
+    fn authenticate_token(&self, token: &str) -> Option<Identity> {
+        self.authenticate(token, &token_digest(token))
+    }
+}
+
+/// SHA-256 of a bearer token.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// The `MASTER_KEY` credential: compared in constant time over SHA-256 digests,
@@ -67,12 +78,11 @@ impl MasterKey {
 }
 
 impl Authenticator for MasterKey {
-    fn authenticate(&self, token: &str) -> Option<Identity> {
+    fn authenticate(&self, token: &str, digest: &[u8; 32]) -> Option<Identity> {
         if token.is_empty() {
             return None;
         }
-        let d: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        bool::from(d.ct_eq(&self.digest)).then(|| self.identity.clone())
+        bool::from(digest.ct_eq(&self.digest)).then(|| self.identity.clone())
     }
 }
 
@@ -88,7 +98,10 @@ impl AuthChain {
     }
 
     pub fn authenticate(&self, token: &str) -> Option<Identity> {
-        self.chain.iter().find_map(|a| a.authenticate(token))
+        let digest = token_digest(token);
+        self.chain
+            .iter()
+            .find_map(|a| a.authenticate(token, &digest))
     }
 }
 
@@ -124,12 +137,13 @@ mod tests {
     #[test]
     fn master_key_identity_and_constant_time_match() {
         let mk = MasterKey::new(&Secret::new("fgw_secret"));
-        let id = mk.authenticate("fgw_secret");
+        let auth = |t: &str| mk.authenticate(t, &token_digest(t));
+        let id = auth("fgw_secret");
         assert!(id
             .as_ref()
             .is_some_and(|i| i.id.starts_with("master-key:") && i.id.len() == 27));
-        assert!(mk.authenticate("fgw_secreT").is_none());
-        assert!(mk.authenticate("").is_none());
+        assert!(auth("fgw_secreT").is_none());
+        assert!(auth("").is_none());
     }
 
     #[test]

@@ -58,23 +58,42 @@ where
         return Ok((Gov { flight: None }, body));
     }
     let (model, stream) = facts(&body)?;
+    let (gov, rewritten) = admit_parsed(rt, ctx, identity, surface, &body, &model, stream).await?;
+    Ok((gov, rewritten.unwrap_or(body)))
+}
+
+/// [`admit`] for a request the handler has already parsed (`model` after
+/// alias resolution, `stream`): returns the plugins' rewritten body, `None`
+/// when `body` goes on unchanged (so the handler's parse stays valid).
+pub async fn admit_parsed(
+    rt: &Runtime,
+    ctx: &RequestCtx,
+    identity: &Identity,
+    surface: Surface,
+    body: &Bytes,
+    model: &str,
+    stream: bool,
+) -> Result<(Gov, Option<Bytes>), ApiError> {
+    if rt.plugins.is_empty() {
+        return Ok((Gov { flight: None }, None));
+    }
     let meta = RequestMeta {
         trace_id: ctx.trace_id.clone(),
         api_key_id: identity.id.clone(),
         surface,
-        model,
+        model: model.to_owned(),
         stream,
     };
-    let Some(mut flight) = rt.plugins.start(meta, Some(&body)) else {
-        return Ok((Gov { flight: None }, body));
+    let Some(mut flight) = rt.plugins.start(meta, Some(body.clone())) else {
+        return Ok((Gov { flight: None }, None));
     };
     flight.before().await.map_err(|e| e.to_api_error())?;
-    let body = flight.rewritten_body().unwrap_or(body);
+    let rewritten = flight.rewritten_body();
     Ok((
         Gov {
             flight: Some(flight),
         },
-        body,
+        rewritten,
     ))
 }
 
@@ -110,7 +129,7 @@ pub async fn admit_passthrough(
         model: String::new(),
         stream: false,
     };
-    let json = (inspectable && !body.is_empty()).then_some(&body[..]);
+    let json = (inspectable && !body.is_empty()).then(|| body.clone());
     let mut flight = rt.plugins.start(meta, json);
     if let Some(f) = flight.as_mut() {
         f.before().await.map_err(|e| e.to_api_error())?;

@@ -286,15 +286,22 @@ impl StoredKeys {
 
     fn note_usage(&self, id: &str, now: i64) {
         let mut m = self.usage.lock().unwrap_or_else(|p| p.into_inner());
-        let e = m.entry(id.to_owned()).or_insert((0, now));
-        e.0 += 1;
-        e.1 = e.1.max(now);
+        match m.get_mut(id) {
+            Some(e) => {
+                e.0 += 1;
+                e.1 = e.1.max(now);
+            }
+            None => {
+                m.insert(id.to_owned(), (1, now));
+            }
+        }
     }
 
-    /// A usable stored key's identity (counts the use).
-    fn key_identity(&self, token: &str, now: i64) -> Option<Identity> {
+    /// A usable stored key's identity (counts the use); `digest` is the
+    /// token's SHA-256.
+    fn key_identity(&self, digest: &[u8; 32], now: i64) -> Option<Identity> {
         let snap = self.snapshot.load();
-        let k = snap.keys.get(&digest(token))?;
+        let k = snap.keys.get(digest)?;
         if !k.usable(now) {
             return None;
         }
@@ -391,11 +398,11 @@ pub fn scope_name(s: Scope) -> &'static str {
 }
 
 impl Authenticator for StoredKeys {
-    fn authenticate(&self, token: &str) -> Option<Identity> {
+    fn authenticate(&self, token: &str, digest: &[u8; 32]) -> Option<Identity> {
         if token.starts_with(SESSION_PREFIX) {
             return self.session_identity(token).ok();
         }
-        self.key_identity(token, time::now())
+        self.key_identity(digest, time::now())
     }
 }
 
@@ -467,9 +474,9 @@ mod tests {
             .insert_key(&rec)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(sk.authenticate(&secret).is_none(), "not loaded yet");
+        assert!(sk.authenticate_token(&secret).is_none(), "not loaded yet");
         assert!(sk.poll().await.unwrap_or(false));
-        let id = sk.authenticate(&secret);
+        let id = sk.authenticate_token(&secret);
         assert_eq!(id.map(|i| i.scopes), Some(vec![Scope::ReadOnly]));
         rec.active = false;
         store
@@ -477,7 +484,7 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(sk.poll().await.unwrap_or(false));
-        assert!(sk.authenticate(&secret).is_none());
+        assert!(sk.authenticate_token(&secret).is_none());
         sk.flush().await;
         let got = store.get_key(&rec.id).await.ok().flatten();
         assert_eq!(got.map(|k| k.usage_count), Some(1));

@@ -135,10 +135,13 @@ pub async fn run(env: Env) -> Result<(), Vec<String>> {
     }
     let app = app::build(state.clone());
     server::serve(listener, app, server::shutdown_signal(), SHUTDOWN_GRACE).await;
-    // Drained: persist what is still buffered (request logs, key usage).
+    // Drained: persist what is still buffered (request logs, key usage,
+    // budget spend).
     if let Some(cp) = &state.control {
         cp.shutdown().await;
     }
+    let shared = state.runtime.load().plugins.shared().clone();
+    let _ = tokio::task::spawn_blocking(move || shared.flush()).await;
     let obs = state.obs.clone();
     let _ = tokio::task::spawn_blocking(move || obs.shutdown()).await;
     Ok(())

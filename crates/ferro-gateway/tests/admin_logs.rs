@@ -402,7 +402,7 @@ async fn measured_writer_throughput_and_key_check_cost() {
     let t0 = Instant::now();
     let mut ok = 0;
     for i in 0..n {
-        ok += usize::from(sk.authenticate(&secrets[i % secrets.len()]).is_some());
+        ok += usize::from(sk.authenticate_token(&secrets[i % secrets.len()]).is_some());
     }
     let per = t0.elapsed().as_secs_f64() * 1e9 / n as f64;
     eprintln!("stored-key check (1000 keys cached): {per:.0} ns per authenticate, no I/O");

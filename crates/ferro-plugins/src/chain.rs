@@ -8,6 +8,7 @@ use crate::flight::{Flight, Outcome};
 use crate::shared::Shared;
 use crate::stats::{self, counters, Counters, Ended};
 use crate::{ChunkScreen, Plugin, Stage};
+use bytes::Bytes;
 use ferro_config::PluginEntry;
 use futures_util::FutureExt;
 use std::future::Future;
@@ -213,7 +214,7 @@ impl Chain {
     /// Opens the chain for one request; `None` when there are no plugins (the
     /// request then pays nothing). `body` is the request's JSON (after alias
     /// resolution), `None` when it is not inspectable.
-    pub fn start(self: &Arc<Self>, meta: RequestMeta, body: Option<&[u8]>) -> Option<Flight> {
+    pub fn start(self: &Arc<Self>, meta: RequestMeta, body: Option<Bytes>) -> Option<Flight> {
         if self.is_empty() {
             return None;
         }

@@ -51,7 +51,10 @@ pub struct RequestMeta {
 /// state slot per plugin instance.
 pub struct Ctx {
     meta: RequestMeta,
-    body: Option<Value>,
+    /// The request JSON as received; parsed into `parsed` only when a plugin
+    /// reads it (rate limits and budgets never do).
+    raw: Option<Bytes>,
+    parsed: OnceLock<Option<Value>>,
     body_len: usize,
     rewritten: bool,
     texts: OnceLock<Vec<String>>,
@@ -71,11 +74,12 @@ impl std::fmt::Debug for Ctx {
 
 impl Ctx {
     /// A context over `body` (a JSON object; `None` when it is not inspectable).
-    pub fn new(meta: RequestMeta, body: Option<&[u8]>, slots: usize) -> Ctx {
-        let body_len = body.map_or(0, <[u8]>::len);
+    pub fn new(meta: RequestMeta, body: Option<Bytes>, slots: usize) -> Ctx {
+        let body_len = body.as_ref().map_or(0, Bytes::len);
         Ctx {
             meta,
-            body: body.and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+            raw: body,
+            parsed: OnceLock::new(),
             body_len,
             rewritten: false,
             texts: OnceLock::new(),
@@ -90,16 +94,23 @@ impl Ctx {
         &self.meta
     }
 
-    /// The parsed request body, if it is an inspectable JSON object.
+    /// The parsed request body, if it is an inspectable JSON object (parsed
+    /// at the first call).
     pub fn body(&self) -> Option<&Value> {
-        self.body.as_ref()
+        self.parsed
+            .get_or_init(|| {
+                let raw = self.raw.as_ref()?;
+                serde_json::from_slice::<Value>(raw).ok()
+            })
+            .as_ref()
     }
 
     /// The body for rewriting; the gateway then sends the rewritten bytes.
     pub fn body_mut(&mut self) -> Option<&mut Value> {
+        let _ = self.body();
         self.rewritten = true;
         self.texts = OnceLock::new();
-        self.body.as_mut()
+        self.parsed.get_mut().and_then(Option::as_mut)
     }
 
     /// The rewritten body, when a plugin rewrote it.
@@ -107,8 +118,7 @@ impl Ctx {
         if !self.rewritten {
             return None;
         }
-        self.body
-            .as_ref()
+        self.body()
             .and_then(|b| serde_json::to_vec(b).ok())
             .map(Bytes::from)
     }
@@ -119,7 +129,7 @@ impl Ctx {
     pub fn texts(&self) -> &[String] {
         self.texts.get_or_init(|| {
             let mut out = Vec::new();
-            match (&self.body, self.meta.surface) {
+            match (self.body(), self.meta.surface) {
                 (Some(b), Surface::Passthrough) => all_strings(b, &mut out),
                 (Some(b), _) => request_texts(b, &mut out),
                 (None, _) => {}
@@ -130,21 +140,28 @@ impl Ctx {
 
     /// The top-level string field `key` of the body.
     pub fn field_str(&self, key: &str) -> Option<&str> {
-        self.body.as_ref()?.get(key)?.as_str()
+        self.body()?.get(key)?.as_str()
     }
 
-    /// The declared completion ceiling (`max_completion_tokens` wins over `max_tokens`).
+    /// The declared completion ceiling (`max_completion_tokens` wins over
+    /// `max_tokens`). Reads the two top-level fields without building the
+    /// body's tree unless a plugin already did.
     pub fn declared_max_tokens(&self) -> Option<u64> {
-        let b = self.body.as_ref()?;
-        b.get("max_completion_tokens")
-            .and_then(Value::as_u64)
-            .or_else(|| b.get("max_tokens").and_then(Value::as_u64))
+        if let Some(parsed) = self.parsed.get() {
+            let b = parsed.as_ref()?;
+            return b
+                .get("max_completion_tokens")
+                .and_then(Value::as_u64)
+                .or_else(|| b.get("max_tokens").and_then(Value::as_u64));
+        }
+        let obj = ferro_types::json::JsonObject::parse(self.raw.as_ref()?).ok()?;
+        let num = |k: &str| obj.get(k).and_then(|r| r.get().parse::<u64>().ok());
+        num("max_completion_tokens").or_else(|| num("max_tokens"))
     }
 
     /// Number of chat messages (0 off chat).
     pub fn message_count(&self) -> usize {
-        self.body
-            .as_ref()
+        self.body()
             .and_then(|b| b.get("messages"))
             .and_then(Value::as_array)
             .map_or(0, Vec::len)
@@ -372,7 +389,7 @@ mod tests {
     #[test]
     fn texts_and_rewrite() {
         let body = br#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"text","text":"b"},{"type":"image_url","image_url":{"url":"x"}}]}]}"#;
-        let mut ctx = Ctx::new(meta(), Some(body), 1);
+        let mut ctx = Ctx::new(meta(), Some(Bytes::from_static(body)), 1);
         assert_eq!(ctx.texts(), ["a", "b"]);
         assert_eq!(ctx.declared_max_tokens(), Some(5));
         assert_eq!(ctx.message_count(), 2);

@@ -183,6 +183,8 @@ struct Inner {
     data_dir: Option<PathBuf>,
     redis: Option<Redis>,
     budgets: Mutex<HashMap<String, Arc<LocalBudget>>>,
+    /// The journal flusher thread has been started.
+    flusher: std::sync::Once,
 }
 
 /// State shared by every chain built from it: carry it from one config to the
@@ -247,6 +249,7 @@ impl Shared {
             data_dir,
             redis,
             budgets: Mutex::new(HashMap::new()),
+            flusher: std::sync::Once::new(),
         }))
     }
 
@@ -263,6 +266,51 @@ impl Shared {
         }
         let s = Arc::new(LocalBudget::open(self.0.data_dir.as_deref(), store_id)?);
         m.insert(store_id.to_owned(), s.clone());
+        if self.0.data_dir.is_some() {
+            self.start_flusher();
+        }
         Ok(s)
+    }
+
+    /// Writes every budget store's buffered journal lines (called at shutdown;
+    /// a background thread also does it every
+    /// [`FLUSH_EVERY`](crate::builtin::budget_store::FLUSH_EVERY)).
+    pub fn flush(&self) {
+        flush_all(&self.0);
+    }
+
+    /// One thread per `Shared` writes the budget journals off the request
+    /// path; it ends when the last handle to this state is dropped.
+    fn start_flusher(&self) {
+        self.0.flusher.call_once(|| {
+            let weak = Arc::downgrade(&self.0);
+            let spawned = std::thread::Builder::new()
+                .name("ferro-budget-journal".into())
+                .spawn(move || loop {
+                    std::thread::sleep(crate::builtin::budget_store::FLUSH_EVERY);
+                    match weak.upgrade() {
+                        Some(inner) => flush_all(&inner),
+                        None => break,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(
+                    "budget journal flusher not started ({e}); spend is written when stores close"
+                );
+            }
+        });
+    }
+}
+
+fn flush_all(inner: &Inner) {
+    let stores: Vec<Arc<LocalBudget>> = inner
+        .budgets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    for s in stores {
+        s.flush();
     }
 }

@@ -116,7 +116,9 @@ async fn stages_run_in_listed_order_and_a_hit_does_not_shorten_the_chain() {
         ),
     ])
     .unwrap();
-    let mut f = chain.start(meta(false), Some(&body("hello"))).unwrap();
+    let mut f = chain
+        .start(meta(false), Some(body("hello").into()))
+        .unwrap();
     f.before().await.unwrap();
     assert!(f.cache_hit().is_none());
     let answer = Cached {
@@ -131,7 +133,9 @@ async fn stages_run_in_listed_order_and_a_hit_does_not_shorten_the_chain() {
         ..Outcome::default()
     })
     .await;
-    let mut f = chain.start(meta(false), Some(&body("hello"))).unwrap();
+    let mut f = chain
+        .start(meta(false), Some(body("hello").into()))
+        .unwrap();
     f.before().await.unwrap();
     assert_eq!(f.cache_hit().map(|c| c.as_ref().clone()), Some(answer));
     // A cached conversation still meets the guardrail listed after the cache.
@@ -144,7 +148,9 @@ async fn stages_run_in_listed_order_and_a_hit_does_not_shorten_the_chain() {
         ),
     ])
     .unwrap();
-    let mut f = chain2.start(meta(false), Some(&body("hello"))).unwrap();
+    let mut f = chain2
+        .start(meta(false), Some(body("hello").into()))
+        .unwrap();
     let e = f.before().await.unwrap_err();
     assert_eq!(e.plugin, "word-filter");
 }
@@ -188,7 +194,7 @@ async fn failures_open_or_closed_by_type_and_panics_are_failures() {
             Arc::new(Broken(kind, seen.clone())),
             &[Stage::BeforeRequest, Stage::AfterRequest],
         ));
-        let mut f = chain.start(meta(false), Some(&body("x"))).unwrap();
+        let mut f = chain.start(meta(false), Some(body("x").into())).unwrap();
         let res = f.before().await;
         assert_eq!(res.is_ok(), open, "{kind:?}");
         if let Err(e) = res {
@@ -244,7 +250,7 @@ async fn stream_screens_see_deltas_and_capture_for_the_cache() {
         ),
     ])
     .unwrap();
-    let mut f = chain.start(meta(true), Some(&body("x"))).unwrap();
+    let mut f = chain.start(meta(true), Some(body("x").into())).unwrap();
     f.before().await.unwrap();
     let mut s = f.stream_screen().unwrap();
     let chunk = |t: &str| {
@@ -256,7 +262,7 @@ async fn stream_screens_see_deltas_and_capture_for_the_cache() {
     s.on_end().unwrap();
     assert_eq!(f.take_capture().map(|c| c.len()), Some(3));
 
-    let mut f = chain.start(meta(true), Some(&body("y"))).unwrap();
+    let mut f = chain.start(meta(true), Some(body("y").into())).unwrap();
     f.before().await.unwrap();
     let mut s = f.stream_screen().unwrap();
     s.on_data(&chunk("token ghp_")).unwrap();

@@ -65,7 +65,7 @@ async fn per_request(n: usize) -> Duration {
             model: "gpt-4o-mini".into(),
             stream: false,
         };
-        let mut f = chain.start(meta, Some(&body)).unwrap();
+        let mut f = chain.start(meta, Some(body.into())).unwrap();
         f.before().await.unwrap();
         let usage = TokenCounts {
             prompt: 40,

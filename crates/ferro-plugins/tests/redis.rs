@@ -68,7 +68,9 @@ async fn one_token_bucket_across_instances() {
     for i in 0..40 {
         let c = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            let mut f = c.start(meta("k"), Some(BODY)).unwrap();
+            let mut f = c
+                .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+                .unwrap();
             f.before().await.map_err(|e| e.to_api_error().status)
         }));
     }
@@ -93,13 +95,19 @@ async fn budget_reservations_are_shared_and_settled() {
     ];
     let a = chain(&entries, &shared(&p));
     let b = chain(&entries, &shared(&p));
-    let mut fa = a.start(meta("k"), Some(BODY)).unwrap();
+    let mut fa = a
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     fa.before().await.unwrap();
     // The reservation made through `a` is visible to `b`: 32 < 40 admits one more...
-    let mut fb = b.start(meta("k"), Some(BODY)).unwrap();
+    let mut fb = b
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     fb.before().await.unwrap();
     // ...and now 64 in flight >= 40.
-    let mut fc = b.start(meta("k"), Some(BODY)).unwrap();
+    let mut fc = b
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     assert_eq!(fc.before().await.unwrap_err().to_api_error().status, 402);
     let used = |n| Outcome {
         status: 200,
@@ -113,10 +121,14 @@ async fn budget_reservations_are_shared_and_settled() {
     fa.finish(used(5)).await;
     fb.finish(used(5)).await;
     // 10 spent, nothing in flight.
-    let mut fd = a.start(meta("k"), Some(BODY)).unwrap();
+    let mut fd = a
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     fd.before().await.unwrap();
     fd.finish(used(35)).await;
-    let mut fe = b.start(meta("k"), Some(BODY)).unwrap();
+    let mut fe = b
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     let e = fe.before().await.unwrap_err().to_api_error();
     assert_eq!(e.status, 402);
     assert!(
@@ -125,7 +137,9 @@ async fn budget_reservations_are_shared_and_settled() {
         e.message
     );
     // Another key has its own budget.
-    let mut other = a.start(meta("other"), Some(BODY)).unwrap();
+    let mut other = a
+        .start(meta("other"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     other.before().await.unwrap();
 }
 
@@ -138,7 +152,9 @@ async fn cache_entries_are_shared() {
     ];
     let a = chain(&entries, &shared(&p));
     let b = chain(&entries, &shared(&p));
-    let mut f = a.start(meta("k"), Some(BODY)).unwrap();
+    let mut f = a
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     f.before().await.unwrap();
     assert!(f.cache_hit().is_none());
     let answer = ferro_plugins::Cached {
@@ -153,10 +169,14 @@ async fn cache_entries_are_shared() {
         ..Outcome::default()
     })
     .await;
-    let mut g = b.start(meta("k"), Some(BODY)).unwrap();
+    let mut g = b
+        .start(meta("k"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     g.before().await.unwrap();
     assert_eq!(g.cache_hit().map(|c| c.as_ref().clone()), Some(answer));
-    let mut h = b.start(meta("other-key"), Some(BODY)).unwrap();
+    let mut h = b
+        .start(meta("other-key"), Some(bytes::Bytes::from_static(BODY)))
+        .unwrap();
     h.before().await.unwrap();
     assert!(h.cache_hit().is_none(), "never across keys");
 }

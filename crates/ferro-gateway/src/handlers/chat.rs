@@ -178,13 +178,25 @@ pub async fn chat_completions(
 ) -> HResult {
     let rt = state.runtime.load_full();
     let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
-    let (mut gov, bytes) = governance::admit(&rt, &ctx, &identity, Surface::Chat, bytes, |b| {
-        let req = ChatRequest::parse(b)?;
-        let res = resolve(&rt, &req.model, Operation::Chat)?;
-        Ok((res.model.into_owned(), req.stream))
-    })
-    .await?;
-    let req = ChatRequest::parse(&bytes)?;
+    // Parsed once; again only when a plugin rewrote the body.
+    let first = ChatRequest::parse(&bytes)?;
+    let (mut gov, rewritten) = {
+        let res = resolve(&rt, &first.model, Operation::Chat)?;
+        governance::admit_parsed(
+            &rt,
+            &ctx,
+            &identity,
+            Surface::Chat,
+            &bytes,
+            &res.model,
+            first.stream,
+        )
+        .await?
+    };
+    let (req, bytes) = match &rewritten {
+        None => (first, &bytes),
+        Some(b) => (ChatRequest::parse(b)?, b),
+    };
     let res = resolve(&rt, &req.model, Operation::Chat)?;
     if let Some(hit) = gov.hit() {
         return gov
@@ -206,7 +218,7 @@ pub async fn chat_completions(
             route_input(&res.model, &prompt, bytes.len()),
         ))
         .await?;
-    let bodies = ChatBodies::new(&req, &res.model, &bytes);
+    let bodies = ChatBodies::new(&req, &res.model, bytes);
     let model: &str = &res.model;
 
     if !req.stream {

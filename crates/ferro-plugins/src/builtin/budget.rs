@@ -356,7 +356,9 @@ mod tests {
             matches!(e, PluginError::Deny(Deny::Quota(ref m)) if m.contains("spent $0.0025")),
             "{e:?}"
         );
-        // A new store over the same directory sees the spend (restart).
+        // A new store over the same directory sees the spend (restart, after
+        // the shutdown flush; spend settled meanwhile is only buffered).
+        shared.flush();
         let again = plugin_with(
             "budget",
             cfg(),

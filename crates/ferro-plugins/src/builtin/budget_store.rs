@@ -3,8 +3,10 @@
 //! journal under `FERRO_DATA_DIR` (`budget-<store_id>.jsonl`, one
 //! `{"k":key,"usd":amount}` line per settled request, replayed and compacted at first use,
 //! so a config built only to be validated never touches the file).
-//! A line is a few dozen bytes written under the lock: cheap, and a crash
-//! loses at most what the OS had not flushed.
+//! Settling appends the line to an in-memory buffer under the lock (no
+//! syscall on the request path); [`LocalBudget::flush`] writes it out, called
+//! every [`FLUSH_EVERY`] by the shared flusher thread, when the store is
+//! dropped and at shutdown. A crash loses at most the last interval's spend.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -12,6 +14,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
+
+/// How often buffered journal lines reach the file.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Serialize, Deserialize)]
 struct Line<'a> {
@@ -23,7 +29,8 @@ struct Line<'a> {
 struct State {
     spent: HashMap<String, f64>,
     reserved: HashMap<String, f64>,
-    journal: Option<File>,
+    /// Journal lines settled but not yet written.
+    pending: Vec<u8>,
     max_keys: usize,
     /// The journal has been replayed (done at first use, so a config that is
     /// only built to be validated never touches the file).
@@ -33,6 +40,8 @@ struct State {
 /// One `store_id`'s spend.
 pub(crate) struct LocalBudget {
     state: Mutex<State>,
+    /// The journal, opened at first use; written only by `flush`.
+    journal: Mutex<Option<File>>,
     dir: Option<PathBuf>,
     path: Option<PathBuf>,
 }
@@ -79,10 +88,16 @@ fn owner_only(opts: &mut OpenOptions) -> &mut OpenOptions {
     opts
 }
 
-fn write_line(f: &mut File, key: &str, usd: f64) -> std::io::Result<()> {
-    let mut buf =
-        serde_json::to_vec(&Line { k: key.into(), usd }).map_err(std::io::Error::other)?;
+fn push_line(buf: &mut Vec<u8>, key: &str, usd: f64) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *buf, &Line { k: key.into(), usd })
+        .map_err(std::io::Error::other)?;
     buf.push(b'\n');
+    Ok(())
+}
+
+fn write_line(f: &mut File, key: &str, usd: f64) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(64);
+    push_line(&mut buf, key, usd)?;
     f.write_all(&buf)
 }
 
@@ -122,6 +137,7 @@ impl LocalBudget {
     pub(crate) fn open(dir: Option<&Path>, store_id: &str) -> Result<LocalBudget, String> {
         Ok(LocalBudget {
             state: Mutex::new(State::default()),
+            journal: Mutex::new(None),
             dir: dir.map(Path::to_path_buf),
             path: dir.map(|d| d.join(file_name(store_id))),
         })
@@ -134,7 +150,7 @@ impl LocalBudget {
             if let (Some(dir), Some(path)) = (&self.dir, &self.path) {
                 let (spent, journal) = load(dir, path)?;
                 s.spent = spent;
-                s.journal = Some(journal);
+                *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
             }
             s.loaded = true;
         }
@@ -200,8 +216,26 @@ impl LocalBudget {
             }
         }
         *s.spent.entry(key.to_owned()).or_insert(0.0) += actual;
-        if let Some(f) = s.journal.as_mut() {
-            if let Err(e) = write_line(f, key, actual) {
+        if self.path.is_some() {
+            if let Err(e) = push_line(&mut s.pending, key, actual) {
+                tracing::error!(path = ?self.path, "budget journal line not encoded: {e}");
+            }
+        }
+    }
+
+    /// Writes the buffered journal lines (off the request path: the state
+    /// lock is held only to take the buffer).
+    pub(crate) fn flush(&self) {
+        let buf = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if s.pending.is_empty() {
+                return;
+            }
+            std::mem::take(&mut s.pending)
+        };
+        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = j.as_mut() {
+            if let Err(e) = f.write_all(&buf) {
                 tracing::error!(path = ?self.path, "budget journal write failed: {e}");
             }
         }
@@ -216,6 +250,12 @@ impl LocalBudget {
     }
 }
 
+impl Drop for LocalBudget {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -226,6 +266,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBudget::open(Some(dir.path()), "team/a").unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "lazy");
+        let journal = dir.path().join("budget-team_a.jsonl");
         assert!(b.reserve("k", 1.0, 0.6).unwrap().is_ok());
         assert!(
             b.reserve("k", 1.0, 0.6).unwrap().is_ok(),
@@ -233,6 +274,12 @@ mod tests {
         );
         assert!(b.reserve("k", 1.0, 0.6).unwrap().is_err(), "1.2 in flight");
         b.settle("k", 0.6, 0.5);
+        assert_eq!(std::fs::read_to_string(&journal).unwrap(), "", "buffered");
+        b.flush();
+        assert_eq!(
+            std::fs::read_to_string(&journal).unwrap().lines().count(),
+            1
+        );
         b.settle("k", 0.6, 0.25);
         assert_eq!(b.spent("k"), 0.75);
         assert!(b.reserve("k", 1.0, 0.6).unwrap().is_ok());
@@ -240,7 +287,7 @@ mod tests {
         drop(b);
         let again = LocalBudget::open(Some(dir.path()), "team/a").unwrap();
         assert_eq!(again.spent("k"), 0.75);
-        let text = std::fs::read_to_string(dir.path().join("budget-team_a.jsonl")).unwrap();
+        let text = std::fs::read_to_string(&journal).unwrap();
         assert_eq!(text.lines().count(), 1, "compacted: {text}");
     }
 }

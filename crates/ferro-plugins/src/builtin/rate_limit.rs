@@ -106,16 +106,20 @@ impl RateLimit {
         }];
         let mut reasons = vec![REASONS[0]];
         let key = &ctx.meta().api_key_id;
+        // Key ids are the gateway's own (a stored key's id, `master-key:<hex>`):
+        // short and not secret, so they name buckets as they are.
         if let (Some(spec), false) = (self.key, key.is_empty()) {
             takes.push(Take {
-                key: format!("{}:k:{}", self.ns, digest(key)),
+                key: format!("{}:k:{key}", self.ns),
                 spec,
                 cost: 1.0,
             });
             reasons.push(REASONS[1]);
         }
-        if let (Some(spec), Some(user)) =
-            (self.user, ctx.field_str("user").filter(|u| !u.is_empty()))
+        // `user` is read (and the body parsed) only when a per-user limit is set.
+        if let Some((spec, user)) = self
+            .user
+            .and_then(|spec| Some((spec, ctx.field_str("user").filter(|u| !u.is_empty())?)))
         {
             takes.push(Take {
                 key: format!("{}:u:{}", self.ns, digest(user)),
@@ -128,7 +132,7 @@ impl RateLimit {
         if let (Some(spec), false) = (self.tpm, key.is_empty()) {
             let est = (ctx.est_prompt_tokens() + ctx.declared_max_tokens().unwrap_or(0)) as f64;
             takes.push(Take {
-                key: format!("{}:t:{}", self.ns, digest(key)),
+                key: format!("{}:t:{key}", self.ns),
                 spec,
                 cost: est,
             });

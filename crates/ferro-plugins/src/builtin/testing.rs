@@ -57,7 +57,7 @@ pub(crate) fn ctx_for(body: Value) -> Ctx {
 
 pub(crate) fn ctx_as(surface: Surface, key: &str, body: Value) -> Ctx {
     let bytes = serde_json::to_vec(&body).unwrap();
-    Ctx::new(meta(surface, key), Some(&bytes), 1)
+    Ctx::new(meta(surface, key), Some(bytes.into()), 1)
 }
 
 /// A chat answer with one choice.
