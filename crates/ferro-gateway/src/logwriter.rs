@@ -128,6 +128,11 @@ impl LogWriter {
         &self.stats
     }
 
+    /// Records queued and not yet taken by the writer.
+    pub fn queue_depth(&self) -> usize {
+        QUEUE_CAPACITY.saturating_sub(self.tx.capacity())
+    }
+
     /// Records dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.stats.dropped.load(Ordering::Relaxed)

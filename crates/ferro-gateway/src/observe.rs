@@ -102,6 +102,8 @@ pub fn start_tracing(
     };
     tracing::info!(endpoint = %s.endpoint, protocol = ?s.protocol, "exporting traces");
     let t = crate::otel::Tracing::start(s).map_err(|e| vec![e])?;
+    // one `gateway.plugin` child span per plugin hook of a sampled request
+    ferro_plugins::observe_hooks(plugin_hook);
     state.obs = Arc::new(Observability {
         metrics: state.obs.metrics.clone(),
         tracing: Some(Arc::new(t)),
@@ -209,6 +211,22 @@ pub fn attempt_end(p: Probe, target: &str, inst: &ProviderInstance, err: Option<
                     },
                     message: e.message.to_string(),
                 }),
+            });
+        }
+    });
+}
+
+/// A plugin hook ran (installed as the plugins' hook observer when tracing).
+fn plugin_hook(c: &ferro_plugins::HookCall) {
+    with(|s| {
+        if let Some(t) = s.trace.as_deref_mut() {
+            let end = SystemTime::now();
+            t.plugins.push(crate::otel::span::PluginSpan {
+                plugin: c.plugin,
+                stage: c.stage,
+                outcome: c.outcome,
+                start: end.checked_sub(c.took).unwrap_or(end),
+                end,
             });
         }
     });

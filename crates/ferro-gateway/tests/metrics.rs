@@ -232,6 +232,70 @@ async fn scrape_after_known_traffic() {
     let s = scrape(&gw, KEY).await;
     assert_eq!(s.get("gateway_request_log_written_total", &[]), Some(6.0));
     assert_eq!(s.get("gateway_request_log_dropped_total", &[]), Some(0.0));
+    assert_eq!(s.get("gateway_request_log_queue_depth", &[]), Some(0.0));
+    assert_eq!(
+        s.get("gateway_request_log_queue_capacity", &[]),
+        Some(8192.0)
+    );
+    // the pool counters are process-wide (other tests of this binary add to them)
+    assert!(s.get("gateway_upstream_connections_opened_total", &[]) >= Some(1.0));
+    assert!(s
+        .get("gateway_upstream_connect_failures_total", &[])
+        .is_some());
+    assert_eq!(
+        s.get(
+            "gateway_upstream_connections_in_use",
+            &[("provider", "openai")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn upstream_connections_in_use_while_a_request_waits() {
+    let up = MockUpstream::start().await.unwrap();
+    let gw = openai_gateway(&up).await;
+    up.push_fault(Fault::Delay(Duration::from_millis(1500)));
+    let slow = {
+        let client = gw.client.clone();
+        let url = format!("{}/v1/chat/completions", gw.url);
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(KEY)
+                .json(&chat_body("gpt-4o-mini", "slow"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    let t0 = std::time::Instant::now();
+    while up.hits() == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let s = scrape(&gw, KEY).await;
+    assert_eq!(
+        s.get(
+            "gateway_upstream_connections_in_use",
+            &[("provider", "openai")]
+        ),
+        Some(1.0),
+        "the waiting request holds one upstream connection"
+    );
+    assert_eq!(slow.await.unwrap().unwrap(), 200);
+    let s = scrape(&gw, KEY).await;
+    assert_eq!(
+        s.get(
+            "gateway_upstream_connections_in_use",
+            &[("provider", "openai")]
+        ),
+        Some(0.0),
+        "released once the body was read"
+    );
 }
 
 #[tokio::test]

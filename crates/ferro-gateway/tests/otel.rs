@@ -398,3 +398,83 @@ async fn otlp_grpc_is_the_default_protocol() {
     assert_eq!(attr(root, "gen_ai.system"), s("mock"));
     assert!(spans.iter().any(|s| s.name == "gateway.routing.attempt"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_hooks_are_child_spans() {
+    let up = MockUpstream::start().await.unwrap();
+    let (col, url) = Collector::start().await;
+    let plugins = "plugins:\n  - {name: word-filter, type: guardrail, stage: before_request, enabled: true,\n     config: {blocked_words: [forbidden]}}\n  - {name: max-token, type: guardrail, stage: before_request, enabled: true,\n     config: {max_tokens: 100000}}\n";
+    let gw = traced_gateway(&up, &url, plugins).await;
+    let ok = gw.chat(chat_body("gpt-4o-mini", "fine words")).await;
+    assert_eq!(ok.status(), 200);
+    let ok_id = ok.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let denied = gw.chat(chat_body("gpt-4o-mini", "a forbidden word")).await;
+    assert_eq!(denied.status(), 400);
+    let denied_id = denied.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    flush(&gw).await;
+    let spans = col.spans();
+    let of = |trace: &str| -> (Span, Vec<Span>) {
+        let mine: Vec<Span> = spans
+            .iter()
+            .filter(|s| hex::encode(&s.trace_id) == trace)
+            .cloned()
+            .collect();
+        let root = mine
+            .iter()
+            .find(|s| s.name == "gateway.request")
+            .cloned()
+            .expect("request span");
+        let plugins = mine
+            .into_iter()
+            .filter(|s| s.name == "gateway.plugin")
+            .collect();
+        (root, plugins)
+    };
+    let (root, mut hooks) = of(&ok_id);
+    hooks.sort_by_key(|s| s.start_time_unix_nano);
+    let seen: Vec<(Option<Any>, Option<Any>, Option<Any>)> = hooks
+        .iter()
+        .map(|h| {
+            (
+                attr(h, "ferro.plugin.name"),
+                attr(h, "ferro.plugin.stage"),
+                attr(h, "ferro.plugin.outcome"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (s("word-filter"), s("before_request"), s("ok")),
+            (s("max-token"), s("before_request"), s("ok")),
+            (s("word-filter"), s("log"), s("ok")),
+            (s("max-token"), s("log"), s("ok")),
+        ],
+        "one span per hook, in order"
+    );
+    for h in &hooks {
+        assert_eq!(h.parent_span_id, root.span_id, "child of gateway.request");
+        assert_eq!(h.kind, 1, "INTERNAL");
+        assert!(h.start_time_unix_nano >= root.start_time_unix_nano);
+        assert!(h.end_time_unix_nano <= root.end_time_unix_nano);
+    }
+    let (_, hooks) = of(&denied_id);
+    assert!(
+        hooks
+            .iter()
+            .any(|h| attr(h, "ferro.plugin.name") == s("word-filter")
+                && attr(h, "ferro.plugin.stage") == s("before_request")
+                && attr(h, "ferro.plugin.outcome") == s("denied")),
+        "{hooks:?}"
+    );
+    assert!(
+        !hooks
+            .iter()
+            .any(|h| attr(h, "ferro.plugin.name") == s("max-token")
+                && attr(h, "ferro.plugin.stage") == s("before_request")),
+        "the chain stopped at the denial"
+    );
+}

@@ -16,6 +16,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Stage names by counter index (`Instance::stats`).
+const HOOK_STAGES: [&str; 4] = ["before_request", "after_request", "on_error", stats::LOG];
+
 pub(crate) struct Instance {
     pub(crate) plugin: Arc<dyn Plugin>,
     /// Counters for before / after / on_error / log.
@@ -250,6 +253,18 @@ impl Chain {
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(PluginError::Failed("panicked".to_owned())));
+        if let Some(observe) = stats::observer() {
+            observe(&stats::HookCall {
+                plugin: inst.plugin.name(),
+                stage: HOOK_STAGES[stage],
+                took: t0.elapsed(),
+                outcome: match &res {
+                    Ok(()) => "ok",
+                    Err(PluginError::Deny(_)) => "denied",
+                    Err(PluginError::Failed(_)) => "failed",
+                },
+            });
+        }
         judge(inst, &inst.stats[stage], ctx_stage, t0, res)
     }
 

@@ -74,7 +74,7 @@ pub use context::{ChoiceDoc, Ctx, RequestMeta, ResponseView, Surface};
 pub use error::{ChainError, Deny, PluginError};
 pub use flight::{Cached, CachedBody, Flight, Outcome, StreamScreen};
 pub use shared::{FailMode, Shared};
-pub use stats::{stats, PluginStat};
+pub use stats::{observe_hooks, stats, HookCall, PluginStat};
 
 use async_trait::async_trait;
 

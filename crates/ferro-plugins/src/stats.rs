@@ -115,3 +115,30 @@ mod tests {
         assert!((s.max_seconds - 5e-6).abs() < 1e-9);
     }
 }
+
+/// One plugin hook call, as reported to the hook observer (per hook, never
+/// per stream chunk).
+#[derive(Debug, Clone, Copy)]
+pub struct HookCall {
+    /// Plugin name (`rate-limit`, `pii-redact`, …).
+    pub plugin: &'static str,
+    /// `before_request`, `after_request`, `on_error` or `log`.
+    pub stage: &'static str,
+    /// How long the hook ran.
+    pub took: std::time::Duration,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: &'static str,
+}
+
+static OBSERVER: std::sync::OnceLock<fn(&HookCall)> = std::sync::OnceLock::new();
+
+/// Installs the process-wide hook observer (the gateway's tracing installs
+/// one when spans are exported; without it a hook call costs nothing extra).
+/// Returns `false` when one was already installed.
+pub fn observe_hooks(f: fn(&HookCall)) -> bool {
+    OBSERVER.set(f).is_ok()
+}
+
+pub(crate) fn observer() -> Option<fn(&HookCall)> {
+    OBSERVER.get().copied()
+}

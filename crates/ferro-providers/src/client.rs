@@ -7,7 +7,88 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+/// Connections the upstream client has opened (TCP, plus TLS where used) and
+/// connect attempts that failed, process-wide: with the per-instance
+/// [`ProviderInstance::busy`] gauge they show how the pool is used.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    pub opened: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// The upstream pool's counters (exported on `/metrics`).
+pub static POOL: PoolCounters = PoolCounters {
+    opened: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+};
+
+/// Counts the connector's outcomes (a tower layer under reqwest's pool, so
+/// it runs once per new connection, never per request).
+#[derive(Clone, Copy)]
+struct CountConnects;
+
+impl<S> tower::Layer<S> for CountConnects {
+    type Service = Counted<S>;
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted(inner)
+    }
+}
+
+#[derive(Clone)]
+struct Counted<S>(S);
+
+type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, R> tower::Service<R> for Counted<S>
+where
+    S: tower::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFut<S::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        let fut = self.0.call(req);
+        Box::pin(async move {
+            let res = fut.await;
+            let c = if res.is_ok() {
+                &POOL.opened
+            } else {
+                &POOL.failed
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+            res
+        })
+    }
+}
+
+/// Holds one unit of an instance's `busy` gauge; released on drop.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn take(n: &Arc<AtomicUsize>) -> Busy {
+        n.fetch_add(1, Ordering::Relaxed);
+        Busy(n.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Timeouts of upstream calls.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +211,7 @@ impl UpstreamClient {
             .pool_max_idle_per_host(1024)
             .tcp_nodelay(true)
             .use_rustls_tls()
+            .connector_layer(CountConnects)
             .build()
             .map_err(|e| format!("cannot build the upstream HTTP client: {e}"))?;
         Ok(UpstreamClient { http, timeouts })
@@ -156,6 +238,7 @@ impl UpstreamClient {
         body: Option<Bytes>,
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<UpstreamResponse, UpstreamError> {
+        let busy = Busy::take(&inst.busy);
         let mut rb = self.http.request(method, url);
         for (k, v) in &inst.headers {
             rb = rb.header(k, v);
@@ -178,7 +261,10 @@ impl UpstreamClient {
         let headers = resp.headers().clone();
         let stream = resp
             .bytes_stream()
-            .map(|r| r.map_err(|e| classify(&e)))
+            .map(move |r| {
+                let _held = &busy;
+                r.map_err(|e| classify(&e))
+            })
             .boxed();
         Ok(UpstreamResponse {
             status,

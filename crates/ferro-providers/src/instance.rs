@@ -8,6 +8,8 @@ use crate::secret::Secret;
 use crate::spec::{self, Auth, Operation, ProviderSpec, Wire};
 use http::{HeaderName, HeaderValue};
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 /// Everything needed to build an instance, from env or from config.
 #[derive(Debug, Clone, Default)]
@@ -58,6 +60,9 @@ pub struct ProviderInstance {
     pub extra: BTreeMap<String, Secret>,
     /// Literal credential values this instance holds, for redaction.
     pub secrets: Vec<Secret>,
+    /// Upstream requests of this instance holding a pooled connection now
+    /// (from sending until the response body is read or dropped).
+    pub busy: Arc<AtomicUsize>,
 }
 
 fn header(name: &str, value: &str, sensitive: bool) -> Result<(HeaderName, HeaderValue), String> {
@@ -239,6 +244,7 @@ impl ProviderInstance {
                 .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
                 .collect(),
             secrets,
+            busy: Arc::default(),
         })
     }
 
@@ -254,6 +260,7 @@ impl ProviderInstance {
             mock: settings,
             extra: BTreeMap::new(),
             secrets: Vec::new(),
+            busy: Arc::default(),
         }
     }
 

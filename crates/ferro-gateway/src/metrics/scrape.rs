@@ -23,6 +23,11 @@ pub(crate) struct ScrapeState {
     log_written: IntCounter,
     log_dropped: IntCounter,
     log_failed: IntCounter,
+    log_queue_depth: IntGauge,
+    log_queue_capacity: IntGauge,
+    upstream_in_use: IntGaugeVec,
+    upstream_opened: IntCounter,
+    upstream_connect_failed: IntCounter,
     plugin_calls: IntCounterVec,
     plugin_denials: IntCounterVec,
     plugin_failures: IntCounterVec,
@@ -47,6 +52,13 @@ fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeV
     reg(
         r,
         IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| bad(name, e)),
+    )
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    reg(
+        r,
+        IntGauge::new(name, help).unwrap_or_else(|e| bad(name, e)),
     )
 }
 
@@ -118,6 +130,32 @@ impl ScrapeState {
                 r,
                 "gateway_request_log_failed_total",
                 "Request-log rows the store refused (after one retry).",
+            ),
+            log_queue_depth: gauge(
+                r,
+                "gateway_request_log_queue_depth",
+                "Request-log records queued for the batched writer.",
+            ),
+            log_queue_capacity: gauge(
+                r,
+                "gateway_request_log_queue_capacity",
+                "Request-log records the writer queue holds before it drops (see gateway_request_log_dropped_total).",
+            ),
+            upstream_in_use: gauge_vec(
+                r,
+                "gateway_upstream_connections_in_use",
+                "Upstream requests holding a pooled connection (sent, until the response body is read), per provider instance.",
+                &["provider"],
+            ),
+            upstream_opened: counter(
+                r,
+                "gateway_upstream_connections_opened_total",
+                "Connections the upstream pool opened (a low rate against gateway_requests_total means keep-alive reuse).",
+            ),
+            upstream_connect_failed: counter(
+                r,
+                "gateway_upstream_connect_failures_total",
+                "Upstream connection attempts that failed (refused, reset, TLS, timeout).",
             ),
             plugin_calls: counter_vec(
                 r,
@@ -193,9 +231,37 @@ pub fn render(state: &AppState) -> String {
             }
         }
     }
+    s.upstream_in_use.reset();
+    for inst in &rt.router.instances {
+        if inst.spec.wire == ferro_providers::spec::Wire::Mock {
+            continue;
+        }
+        if let Ok(g) = s
+            .upstream_in_use
+            .get_metric_with_label_values(&[&inst.name])
+        {
+            let n = inst.busy.load(std::sync::atomic::Ordering::Relaxed);
+            g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        mirror(
+            &s.upstream_opened,
+            ferro_providers::client::POOL.opened.load(Relaxed),
+        );
+        mirror(
+            &s.upstream_connect_failed,
+            ferro_providers::client::POOL.failed.load(Relaxed),
+        );
+    }
     if let Some(cp) = &state.control {
         use std::sync::atomic::Ordering::Relaxed;
         let st = cp.logs.stats();
+        s.log_queue_depth
+            .set(i64::try_from(cp.logs.queue_depth()).unwrap_or(i64::MAX));
+        s.log_queue_capacity
+            .set(i64::try_from(crate::logwriter::QUEUE_CAPACITY).unwrap_or(i64::MAX));
         mirror(&s.log_written, st.written.load(Relaxed));
         mirror(&s.log_dropped, st.dropped.load(Relaxed));
         mirror(&s.log_failed, st.failed.load(Relaxed));

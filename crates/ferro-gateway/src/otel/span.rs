@@ -32,6 +32,16 @@ pub struct AttemptSpan {
     pub error: Option<AttemptError>,
 }
 
+/// One plugin hook call of the request.
+#[derive(Debug, Clone)]
+pub struct PluginSpan {
+    pub plugin: &'static str,
+    pub stage: &'static str,
+    pub outcome: &'static str,
+    pub start: SystemTime,
+    pub end: SystemTime,
+}
+
 /// How an attempt failed.
 #[derive(Debug, Clone)]
 pub struct AttemptError {
@@ -51,6 +61,8 @@ pub struct RequestTrace {
     /// The attempt in progress (its span id goes upstream in `traceparent`).
     pub current: Option<[u8; 8]>,
     pub attempts: Vec<AttemptSpan>,
+    /// Plugin hooks that ran, in order.
+    pub plugins: Vec<PluginSpan>,
     /// `gen_ai.system` of the last attempt.
     pub system: Option<&'static str>,
     /// The routed model.
@@ -129,6 +141,7 @@ impl Tracing {
             privacy: self.settings.privacy,
             current: None,
             attempts: Vec::new(),
+            plugins: Vec::new(),
             system: None,
             model: None,
             request_body: None,
@@ -207,6 +220,26 @@ impl Tracing {
                 .with_status(status)
                 .start_with_context(&self.tracer, &cx);
             end_at(span, a.end);
+        }
+        for p in &t.plugins {
+            let status = match p.outcome {
+                "failed" => Status::error("plugin failed"),
+                _ => Status::Unset,
+            };
+            let span = self
+                .tracer
+                .span_builder("gateway.plugin")
+                .with_kind(SpanKind::Internal)
+                .with_start_time(p.start)
+                .with_attributes(vec![
+                    KeyValue::new("ferro.plugin.name", p.plugin),
+                    KeyValue::new("ferro.plugin.stage", p.stage),
+                    KeyValue::new("ferro.plugin.outcome", p.outcome),
+                    KeyValue::new("ferro.gateway.trace_id", rec.trace_id.to_string()),
+                ])
+                .with_status(status)
+                .start_with_context(&self.tracer, &cx);
+            end_at(span, p.end);
         }
         end_at(root, end);
     }
