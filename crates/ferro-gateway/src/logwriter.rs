@@ -14,7 +14,7 @@
 //! Retention: rows older than `FERRO_LOG_RETENTION_DAYS` (default 30, `0`
 //! keeps everything) are pruned at start and hourly.
 
-use crate::record::{AccessLog, LogRecord, RequestSink};
+use crate::record::{LogRecord, RequestSink};
 use ferro_store::{time, LogFilter, LogRow, LogStore};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,7 +45,6 @@ pub struct WriterStats {
 pub struct LogWriter {
     tx: mpsc::Sender<Msg>,
     stats: Arc<WriterStats>,
-    access: AccessLog,
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -57,17 +56,21 @@ impl std::fmt::Debug for LogWriter {
 }
 
 /// The row stored for a record: `after_request` when served, `on_error` otherwise.
-pub fn row_of(r: &LogRecord) -> LogRow {
+pub fn row_of(r: LogRecord) -> LogRow {
     let failed = r.status >= 400 || r.error_message.is_some();
     let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     LogRow {
         trace_id: r.trace_id.to_string(),
         stage: if failed { "on_error" } else { "after_request" }.to_owned(),
         route: r.route.to_owned(),
-        model: ferro_types::json::truncate(&r.model, 256).to_owned(),
-        api_key_id: r.api_key_id.clone(),
-        provider: r.provider.clone(),
-        target: r.target.clone(),
+        model: if r.model.len() <= 256 {
+            r.model
+        } else {
+            ferro_types::json::truncate(&r.model, 256).to_owned()
+        },
+        api_key_id: r.api_key_id,
+        provider: r.provider,
+        target: r.target,
         status: i64::from(r.status),
         stream: r.stream,
         cache_hit: r.cache_hit,
@@ -109,11 +112,7 @@ impl LogWriter {
                 }
             });
         }
-        Arc::new(LogWriter {
-            tx,
-            stats,
-            access: AccessLog,
-        })
+        Arc::new(LogWriter { tx, stats })
     }
 
     /// Waits until every record queued before this call is written (or failed).
@@ -141,7 +140,8 @@ impl LogWriter {
 
 impl RequestSink for LogWriter {
     fn record(&self, rec: LogRecord) {
-        self.access.record(rec.clone());
+        // the access line reads the record; no copy on the request path
+        crate::record::access_line(&rec);
         if self.tx.try_send(Msg::Record(Box::new(rec))).is_err() {
             let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
@@ -185,7 +185,7 @@ async fn write_loop(
         let mut waiters = Vec::new();
         for m in msgs.drain(..) {
             match m {
-                Msg::Record(r) => rows.push(row_of(&r)),
+                Msg::Record(r) => rows.push(row_of(*r)),
                 Msg::Flush(w) => waiters.push(w),
             }
         }

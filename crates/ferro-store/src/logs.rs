@@ -154,29 +154,55 @@ fn params_of(r: &LogRow, out: &mut Vec<Param>) {
     ]);
 }
 
+/// Rows per statement: full chunks of [`INSERT_CHUNK`], then powers of two, so
+/// only eight distinct statements exist and all stay prepared in the engines'
+/// statement caches (no SQL text is built or parsed per batch).
+const INSERT_SIZES: [usize; 8] = [INSERT_CHUNK, 64, 32, 16, 8, 4, 2, 1];
+
+/// The multi-row `INSERT` for the largest size of [`INSERT_SIZES`] that fits
+/// `remaining` (at least 1), and that size.
+fn insert_sql(remaining: usize) -> (&'static str, usize) {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        INSERT_SIZES
+            .iter()
+            .map(|&n| {
+                let values: Vec<String> = (0..n)
+                    .map(|i| {
+                        let ph: Vec<String> =
+                            (1..=NCOLS).map(|j| format!("?{}", i * NCOLS + j)).collect();
+                        format!("({})", ph.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO request_logs ({COLS}) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    let i = INSERT_SIZES
+        .iter()
+        .position(|&n| n <= remaining)
+        .unwrap_or(INSERT_SIZES.len() - 1);
+    (all[i].as_str(), INSERT_SIZES[i])
+}
+
 #[async_trait]
 impl LogStore for SqlStore {
     async fn insert_logs(&self, rows: &[LogRow]) -> Result<()> {
-        let stmts: Vec<Stmt> = rows
-            .chunks(INSERT_CHUNK)
-            .map(|chunk| {
-                let mut params = Vec::with_capacity(chunk.len() * NCOLS);
-                let mut values = Vec::with_capacity(chunk.len());
-                for (i, r) in chunk.iter().enumerate() {
-                    params_of(r, &mut params);
-                    let ph: Vec<String> =
-                        (1..=NCOLS).map(|j| format!("?{}", i * NCOLS + j)).collect();
-                    values.push(format!("({})", ph.join(", ")));
-                }
-                Stmt::new(
-                    format!(
-                        "INSERT INTO request_logs ({COLS}) VALUES {}",
-                        values.join(", ")
-                    ),
-                    params,
-                )
-            })
-            .collect();
+        let mut stmts = Vec::new();
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let (sql, n) = insert_sql(rest.len());
+            let (chunk, tail) = rest.split_at(n);
+            let mut params = Vec::with_capacity(n * NCOLS);
+            for r in chunk {
+                params_of(r, &mut params);
+            }
+            stmts.push(Stmt::new(sql, params));
+            rest = tail;
+        }
         if stmts.is_empty() {
             return Ok(());
         }
