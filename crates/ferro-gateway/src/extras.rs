@@ -1,7 +1,7 @@
 //! The response extras of ★3: headers on every routed surface, and `provider`,
 //! `trace_id`, `usage.cost_usd`, `usage.cache_hit` in JSON bodies.
 
-use ferro_types::json::{write_json_str, JsonObject};
+use ferro_types::json::{write_json_str, JsonObject, ObjectLayout};
 use ferro_types::usage::TokenCounts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -75,8 +75,10 @@ pub fn usage_with_cost(usage_raw: &str, cost: Option<f64>, cache_hit: bool) -> O
     Some(u.write_with(&[("cost_usd", &c), ("cache_hit", hit)], &[]))
 }
 
-/// Reads token counts from a JSON response body's `usage`.
-pub fn body_usage(body: &[u8]) -> Option<(TokenCounts, usize)> {
+/// Reads token counts from a JSON response body's `usage` (and the number of
+/// `data` items); also returns the body's top-level layout so the response
+/// rewrite does not parse it again.
+pub fn body_usage(body: &[u8]) -> Option<(TokenCounts, usize, Option<ObjectLayout>)> {
     let obj = JsonObject::parse(body).ok()?;
     let counts = obj
         .get_non_null("usage")
@@ -86,7 +88,31 @@ pub fn body_usage(body: &[u8]) -> Option<(TokenCounts, usize)> {
         .and_then(|d| serde_json::from_str::<Vec<&serde_json::value::RawValue>>(d.get()).ok())
         .map(|v| v.len())
         .unwrap_or(0);
-    Some((counts.unwrap_or_default(), data_len))
+    Some((counts.unwrap_or_default(), data_len, obj.layout(body)))
+}
+
+/// [`rewrite_body`] over a body whose layout is already known.
+pub fn rewrite_laid_out(
+    body: &[u8],
+    layout: &ObjectLayout,
+    provider: &str,
+    trace_id: &str,
+    cost: Option<f64>,
+) -> Vec<u8> {
+    let mut p = Vec::with_capacity(provider.len() + 2);
+    write_json_str(&mut p, provider);
+    let mut t = Vec::with_capacity(34);
+    write_json_str(&mut t, trace_id);
+    let usage = layout
+        .get(body, "usage")
+        .filter(|u| *u != b"null")
+        .and_then(|u| std::str::from_utf8(u).ok())
+        .and_then(|u| usage_with_cost(u, cost, false));
+    let mut set: Vec<(&str, &[u8])> = vec![("provider", &p), ("trace_id", &t)];
+    if let Some(u) = &usage {
+        set.push(("usage", u));
+    }
+    layout.write_with(body, &set, &[])
 }
 
 /// Adds `provider`, `trace_id` and the usage extras to a JSON object body.
@@ -117,6 +143,21 @@ pub fn rewrite_body(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn laid_out_rewrite_matches_the_parsing_one() {
+        for body in [
+            &br#"{"id":"x","object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"provider":"old"}"#[..],
+            br#"{"id":"x","usage":null}"#,
+            br#"{"data":[{"embedding":[0.1]}]}"#,
+        ] {
+            let (_, _, layout) = body_usage(body).unwrap();
+            assert_eq!(
+                rewrite_laid_out(body, &layout.unwrap(), "openai", "abc", Some(0.5)),
+                rewrite_body(body, "openai", "abc", Some(0.5), false).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn body_extras() {

@@ -279,6 +279,96 @@ impl<'a> JsonObject<'a> {
     }
 }
 
+/// A [`JsonObject`]'s top level as byte ranges into its body, owned so it can
+/// travel beside the body (`Bytes`) and serve a later rewrite without a
+/// second parse. Only keys without escapes are kept as ranges; an object with
+/// an escaped key has no layout (callers parse again).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectLayout {
+    /// (key range, value range), in input order.
+    fields: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+fn range_in(body: &[u8], part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= body.len()).then_some(start..end)
+}
+
+impl<'a> JsonObject<'a> {
+    /// The layout of this object within `body` (the bytes it was parsed from).
+    pub fn layout(&self, body: &[u8]) -> Option<ObjectLayout> {
+        let mut fields = Vec::with_capacity(self.fields.len());
+        for (k, v) in &self.fields {
+            let Cow::Borrowed(k) = k else { return None };
+            fields.push((range_in(body, k)?, range_in(body, v.get())?));
+        }
+        Some(ObjectLayout { fields })
+    }
+}
+
+impl ObjectLayout {
+    fn key<'b>(body: &'b [u8], r: &std::ops::Range<usize>) -> &'b [u8] {
+        body.get(r.clone()).unwrap_or_default()
+    }
+
+    /// The raw value of `key` in `body`, if present.
+    pub fn get<'b>(&self, body: &'b [u8], key: &str) -> Option<&'b [u8]> {
+        self.fields
+            .iter()
+            .find(|(k, _)| Self::key(body, k) == key.as_bytes())
+            .and_then(|(_, v)| body.get(v.clone()))
+    }
+
+    /// [`JsonObject::write_with`] over `body` (the bytes this layout was taken from).
+    pub fn write_with(&self, body: &[u8], set: &[(&str, &[u8])], remove: &[&str]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            body.len()
+                + set
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 4)
+                    .sum::<usize>()
+                + 2,
+        );
+        out.push(b'{');
+        let mut first = true;
+        let mut push = |out: &mut Vec<u8>, k: &[u8], v: &[u8]| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.push(b'"');
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(v);
+        };
+        for (kr, vr) in &self.fields {
+            let k = Self::key(body, kr);
+            if remove.iter().any(|r| r.as_bytes() == k) {
+                continue;
+            }
+            match set.iter().find(|(sk, _)| sk.as_bytes() == k) {
+                Some((_, nv)) => push(&mut out, k, nv),
+                None => push(&mut out, k, body.get(vr.clone()).unwrap_or(b"null")),
+            }
+        }
+        for (k, v) in set {
+            if !self
+                .fields
+                .iter()
+                .any(|(fk, _)| Self::key(body, fk) == k.as_bytes())
+            {
+                let mut key = Vec::with_capacity(k.len() + 2);
+                write_json_str(&mut key, k);
+                let inner = key.get(1..key.len().saturating_sub(1)).unwrap_or_default();
+                push(&mut out, inner, v);
+            }
+        }
+        out.push(b'}');
+        out
+    }
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     // Writing a &str into a Vec cannot fail.
@@ -294,6 +384,24 @@ pub fn field<'a, T: serde::Deserialize<'a>>(raw: &'a RawValue, field: &str) -> R
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_rewrites_like_write_with() {
+        let body = br#"{"id":"x","usage":{"a":1},"n":[1,2],"s":"q\"z"}"#;
+        let obj = JsonObject::parse(body).unwrap();
+        let layout = obj.layout(body).unwrap();
+        assert_eq!(layout.get(body, "usage"), Some(&br#"{"a":1}"#[..]));
+        assert_eq!(layout.get(body, "s"), Some(&br#""q\"z""#[..]));
+        assert_eq!(layout.get(body, "missing"), None);
+        let set: &[(&str, &[u8])] = &[("usage", b"{}"), ("provider", br#""p""#), ("a\"b", b"1")];
+        assert_eq!(
+            layout.write_with(body, set, &["n"]),
+            obj.write_with(set, &["n"])
+        );
+        // an escaped key has no layout
+        let esc = br#"{"a\u0062":1}"#;
+        assert!(JsonObject::parse(esc).unwrap().layout(esc).is_none());
+    }
 
     fn ok(s: &str) -> bool {
         validate_strict(s.as_bytes()).is_ok()

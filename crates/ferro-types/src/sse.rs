@@ -103,19 +103,38 @@ impl SseDecoder {
     }
 }
 
+/// Splits an event into its lines. A line ends at `\r\n`, `\n` or a lone
+/// `\r`, as in the SSE spec and as [`SseDecoder`] cuts events; reading only
+/// `\n` would hide a line after a lone `\r` (`"\rdata: x\n\n"`), and whether
+/// the decoder cut the event just before that line or just after it depends on
+/// where the network split the stream.
+fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = event;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        let skip = if rest[end..].starts_with(b"\r\n") {
+            end + 2
+        } else {
+            end + 1
+        };
+        rest = rest.get(skip..).unwrap_or(&[]);
+        Some(line)
+    })
+}
+
 /// The `data` payload of one event: `data:` lines joined by `\n` (one leading
 /// space stripped per line). `None` when the event has no data line.
 ///
-/// Hot on every streamed chunk: the common shape (one `data:` line) is found
-/// with `memchr` and returned borrowed, without walking the event byte by byte.
+/// Hot on every streamed chunk: lines are found with `memchr`, and the common
+/// shape (one `data:` line) is returned borrowed, without walking the event
+/// byte by byte.
 pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
     let mut found: Option<Cow<'_, [u8]>> = None;
-    let mut rest = event;
-    while !rest.is_empty() {
-        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let line = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or(&[]);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    for line in lines(event) {
         let Some(payload) = line.strip_prefix(b"data:") else {
             continue;
         };
@@ -135,8 +154,7 @@ pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
 
 /// The `event:` name of one event, if any.
 pub fn event_name(event: &[u8]) -> Option<&[u8]> {
-    event.split(|&b| b == b'\n').find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    lines(event).find_map(|line| {
         line.strip_prefix(b"event:")
             .map(|r| r.strip_prefix(b" ").unwrap_or(r))
     })
@@ -198,6 +216,37 @@ mod tests {
             Some(&b"message_start"[..])
         );
         assert!(event_data(b": comment\n\n").is_none());
+    }
+
+    #[test]
+    fn lone_cr_ends_a_line() {
+        assert_eq!(event_data(b"\rdata: 1\n\n").unwrap().as_ref(), b"1");
+        let ev = b"event: e\rdata: a\r\ndata: b\r\r";
+        assert_eq!(event_data(ev).unwrap().as_ref(), b"a\nb");
+        assert_eq!(event_name(ev), Some(&b"e"[..]));
+        assert_eq!(event_data(b"data: x\r").unwrap().as_ref(), b"x");
+    }
+
+    /// Found by `fuzz/fuzz_targets/sse_decoder.rs`: the decoder cuts
+    /// `\r\r\n\r` differently whole and byte by byte; what consumers read
+    /// (the data of each event) must not depend on it.
+    #[test]
+    fn data_does_not_depend_on_the_split_of_lone_crs() {
+        let all: &[u8] = b"\r\r\n\rdata: 1\n\nevent: e\r\r\ndata: 2\r\r";
+        let data = |events: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
+            events
+                .iter()
+                .filter_map(|e| event_data(e).map(Cow::into_owned))
+                .collect()
+        };
+        let whole = data(run(&[all]));
+        assert_eq!(whole, vec![b"1".to_vec(), b"2".to_vec()]);
+        let bytewise: Vec<&[u8]> = all.chunks(1).collect();
+        assert_eq!(data(run(&bytewise)), whole);
+        for cut in 1..all.len() {
+            let (a, b) = all.split_at(cut);
+            assert_eq!(data(run(&[a, b])), whole, "cut at {cut}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod rerank;
 pub mod surfaces;
 
 use crate::error::{from_transport, from_upstream_status, GwError};
-use crate::extras::{body_usage, rewrite_body, Extras};
+use crate::extras::{body_usage, rewrite_body, rewrite_laid_out, Extras};
 use crate::middleware::RequestCtx;
 use crate::state::{AppState, Runtime};
 use crate::upstream;
@@ -19,6 +19,7 @@ use bytes::Bytes;
 use ferro_providers::spec::Operation;
 use ferro_providers::ProviderInstance;
 use ferro_types::cost::{cost_usd, CostKind};
+use ferro_types::json::ObjectLayout;
 use ferro_types::usage::TokenCounts;
 use ferro_types::ApiError;
 use http::{header, HeaderValue, StatusCode};
@@ -42,6 +43,8 @@ pub struct Upstreamed {
     pub counts: TokenCounts,
     pub cost: Option<f64>,
     pub provider_time: Duration,
+    /// `body`'s top-level layout (from the usage read), for the rewrite.
+    pub layout: Option<ObjectLayout>,
 }
 
 /// One non-streaming upstream call: send, read, map errors, price.
@@ -65,7 +68,7 @@ pub async fn call_json(
         if !(200..300).contains(&status) {
             return Err(from_upstream_status(status, &headers, &bytes, &rt.redactor));
         }
-        let (counts, items) = body_usage(&bytes).unwrap_or_default();
+        let (counts, items, layout) = body_usage(&bytes).unwrap_or_default();
         let kind = match price_as {
             PriceAs::Chat => Some(CostKind::Chat),
             PriceAs::Embedding => Some(CostKind::Embedding),
@@ -82,6 +85,7 @@ pub async fn call_json(
             counts,
             cost,
             provider_time,
+            layout,
         })
     }
 }
@@ -111,9 +115,19 @@ pub fn json_response(
         cost_usd: up.cost,
         cache_hit: false,
     };
-    let out = rewrite_body(body, &inst.name, &ctx.trace_id, up.cost, false)
-        .map(Bytes::from)
-        .unwrap_or_else(|| Bytes::copy_from_slice(body));
+    let same = body.as_ptr() == up.body.as_ptr() && body.len() == up.body.len();
+    let out = match (&up.layout, same) {
+        (Some(l), true) => Some(rewrite_laid_out(
+            body,
+            l,
+            &inst.name,
+            &ctx.trace_id,
+            up.cost,
+        )),
+        _ => rewrite_body(body, &inst.name, &ctx.trace_id, up.cost, false),
+    }
+    .map(Bytes::from)
+    .unwrap_or_else(|| Bytes::copy_from_slice(body));
     let mut resp = (StatusCode::OK, out).into_response();
     resp.extensions_mut().insert(crate::record::RouteInfo {
         model: model.to_owned(),

@@ -146,6 +146,7 @@ async fn attempt(
         counts,
         cost,
         provider_time,
+        layout: None,
     })
 }
 
@@ -180,6 +181,7 @@ pub async fn rerank(
             counts: TokenCounts::default(),
             cost: None,
             provider_time: Duration::ZERO,
+            layout: None,
         };
         let target = &rt.router.targets[tid].name;
         return Ok(json_response(&ctx, inst, target, &model, 0, &up, &up.body));
