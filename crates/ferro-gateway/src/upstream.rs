@@ -62,19 +62,24 @@ pub async fn call(
     match inst.spec.wire {
         Wire::Mock => Ok(mock::respond(op, &payload.openai_body(), &inst.mock).await),
         Wire::OpenAi => {
-            let url = inst.url(op);
             let tp = crate::observe::traceparent().map(|v| (TRACEPARENT, v));
-            state
-                .client
-                .send(
-                    inst,
-                    Method::POST,
-                    &url,
-                    Some(payload.openai_body()),
-                    tp.as_slice(),
-                )
-                .await
-                .map_err(|e| from_transport(&e))
+            let body = Some(payload.openai_body());
+            let sent = match inst.parsed_url(op) {
+                Some(url) => {
+                    state
+                        .client
+                        .send(inst, Method::POST, url, body, tp.as_slice())
+                        .await
+                }
+                // not a valid URL: let the client report it as usual
+                None => {
+                    state
+                        .client
+                        .send(inst, Method::POST, inst.url(op), body, tp.as_slice())
+                        .await
+                }
+            };
+            sent.map_err(|e| from_transport(&e))
         }
         Wire::Native => {
             let adapter =

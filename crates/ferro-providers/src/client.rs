@@ -230,11 +230,11 @@ impl UpstreamClient {
     /// JSON content type unless `extra` names one). The body is a `Bytes` so retries reuse it without copying.
     /// The response body is always returned as a stream; callers that need it
     /// whole use [`UpstreamResponse::into_bytes`].
-    pub async fn send(
+    pub async fn send<U: reqwest::IntoUrl>(
         &self,
         inst: &ProviderInstance,
         method: Method,
-        url: &str,
+        url: U,
         body: Option<Bytes>,
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<UpstreamResponse, UpstreamError> {

@@ -63,6 +63,9 @@ pub struct ProviderInstance {
     /// Upstream requests of this instance holding a pooled connection now
     /// (from sending until the response body is read or dropped).
     pub busy: Arc<AtomicUsize>,
+    /// [`ProviderInstance::url`] parsed once per operation (the hot path sends
+    /// a parsed URL instead of formatting and parsing one per request).
+    parsed_urls: Arc<[std::sync::OnceLock<Option<reqwest::Url>>; 7]>,
 }
 
 fn header(name: &str, value: &str, sensitive: bool) -> Result<(HeaderName, HeaderValue), String> {
@@ -245,6 +248,7 @@ impl ProviderInstance {
                 .collect(),
             secrets,
             busy: Arc::default(),
+            parsed_urls: Arc::default(),
         })
     }
 
@@ -261,6 +265,7 @@ impl ProviderInstance {
             extra: BTreeMap::new(),
             secrets: Vec::new(),
             busy: Arc::default(),
+            parsed_urls: Arc::default(),
         }
     }
 
@@ -357,6 +362,24 @@ impl ProviderInstance {
             ),
             _ => format!("{}{}", self.root, op.path()),
         }
+    }
+
+    /// [`ProviderInstance::url`], parsed (once per operation; `None` when the
+    /// configured root does not make a valid URL).
+    pub fn parsed_url(&self, op: Operation) -> Option<reqwest::Url> {
+        let i = match op {
+            Operation::Chat => 0,
+            Operation::Completions => 1,
+            Operation::Embeddings => 2,
+            Operation::Images => 3,
+            Operation::Moderations => 4,
+            Operation::Models => 5,
+            Operation::Rerank => 6,
+        };
+        self.parsed_urls
+            .get(i)?
+            .get_or_init(|| reqwest::Url::parse(&self.url(op)).ok())
+            .clone()
     }
 
     /// The URL of a pass-through path (already stripped of `/v1`, starting with `/`).
