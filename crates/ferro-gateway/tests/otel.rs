@@ -450,10 +450,8 @@ async fn plugin_hooks_are_child_spans() {
         vec![
             (s("word-filter"), s("before_request"), s("ok")),
             (s("max-token"), s("before_request"), s("ok")),
-            (s("word-filter"), s("log"), s("ok")),
-            (s("max-token"), s("log"), s("ok")),
         ],
-        "one span per hook, in order"
+        "one span per hook that ran, in order (guardrails have no log hook)"
     );
     for h in &hooks {
         assert_eq!(h.parent_span_id, root.span_id, "child of gateway.request");

@@ -307,6 +307,9 @@ impl Chain {
     /// The log hook of every instance; failures are logged, never returned.
     pub(crate) async fn run_log(&self, ctx: &mut Ctx, outcome: &Outcome) {
         for id in 0..self.instances.len() {
+            if !self.instances[id].plugin.has_log_hook() {
+                continue;
+            }
             ctx.current = id;
             let p = self.instances[id].plugin.clone();
             if let Err(e) = self

@@ -184,7 +184,14 @@ pub trait Plugin: Send + Sync + 'static {
     }
     /// `on_error`: the request failed with this (redacted) error.
     async fn on_error(&self, _ctx: &mut Ctx, _status: u16, _message: &str) {}
-    /// End of the request, for every instance of the chain, exactly once.
+    /// Whether the plugin implements [`Plugin::on_log`]: the chain calls the
+    /// log hook only of plugins that say so (a plugin overriding `on_log` must
+    /// return `true`).
+    fn has_log_hook(&self) -> bool {
+        false
+    }
+    /// End of the request, exactly once, for every instance of the chain whose
+    /// [`Plugin::has_log_hook`] is true.
     async fn on_log(&self, _ctx: &mut Ctx, _outcome: &Outcome) -> PluginResult {
         Ok(())
     }

@@ -172,6 +172,9 @@ impl Plugin for Broken {
     async fn on_response(&self, _: &mut Ctx, _: &crate::ResponseView<'_>) -> PluginResult {
         panic!("boom")
     }
+    fn has_log_hook(&self) -> bool {
+        true
+    }
     async fn on_log(&self, _: &mut Ctx, o: &Outcome) -> PluginResult {
         self.1
             .lock()

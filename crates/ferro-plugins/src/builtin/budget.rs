@@ -261,6 +261,9 @@ impl Plugin for Budget {
         Ok(())
     }
 
+    fn has_log_hook(&self) -> bool {
+        true
+    }
     async fn on_log(&self, ctx: &mut Ctx, outcome: &Outcome) -> PluginResult {
         let key = ctx.meta().api_key_id.clone();
         if key.is_empty() {

@@ -261,6 +261,9 @@ impl Plugin for Cache {
         Ok(())
     }
 
+    fn has_log_hook(&self) -> bool {
+        true
+    }
     async fn on_log(&self, ctx: &mut Ctx, outcome: &Outcome) -> PluginResult {
         let Some(key) = ctx.take_slot::<Key>() else {
             return Ok(());

@@ -212,6 +212,9 @@ impl Plugin for RateLimit {
         }
         Ok(())
     }
+    fn has_log_hook(&self) -> bool {
+        true
+    }
     async fn on_log(&self, ctx: &mut Ctx, outcome: &Outcome) -> PluginResult {
         let (Some(hold), Some(spec)) = (ctx.take_slot::<TpmHold>(), self.tpm) else {
             return Ok(());
