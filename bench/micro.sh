@@ -24,7 +24,7 @@ WARMUP="${MICRO_WARMUP:-1}"
 TIME="${MICRO_TIME:-3}"
 FILTER="${MICRO_FILTER:-}"
 
-# crate:bench, in run order (each is crates/<crate>/benches/<bench>.rs).
+# crate:bench (each is crates/<crate>/benches/<bench>.rs), in report order.
 BENCHES=(
   ferro-types:sse
   ferro-types:cost

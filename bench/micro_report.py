@@ -9,7 +9,8 @@ are left out), in the order they were written. The median is criterion's
 bootstrap estimate of the median time per iteration (`median.point_estimate`,
 ns) with its 95 % confidence interval. Throughput is bytes per iteration /
 median, in MiB/s (criterion's unit). LOG (the cargo bench output) maps each
-benchmark to the bench target that ran it (`Running benches/<name>.rs`).
+benchmark to the bench target that ran it (`Running benches/<name>.rs`);
+rows follow the order of the `--bench crate:name` list.
 """
 
 import json
@@ -21,8 +22,8 @@ import sys
 def fmt_time(ns):
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if ns >= scale:
-            return f"{ns / scale:.3g} {unit}" if ns / scale < 100 else f"{ns / scale:.1f} {unit}"
-    return f"{ns:.3g} ns" if ns < 100 else f"{ns:.1f} ns"
+            return f"{ns / scale:#.3g} {unit}" if ns / scale < 100 else f"{ns / scale:.1f} {unit}"
+    return f"{ns:#.3g} ns" if ns < 100 else f"{ns:.1f} ns"
 
 
 def fmt_rate(per_iter, ns, unit):
@@ -105,14 +106,22 @@ def main():
         sys.exit(f"micro_report: no criterion results under {root} newer than the run start")
 
     bench_of = bench_of_ids(log)
+    # Rows in the order of the --bench list (cargo runs the targets in its own
+    # order), each bench's benchmarks in the order they ran.
+    order = {name: i for i, name in enumerate(crate_of)}
+
+    def target_of(meta):
+        full_id = meta.get("full_id") or meta.get("title") or meta.get("group_id", "?")
+        return full_id, bench_of.get(full_id) or bench_of.get(meta.get("title", ""), "")
+
+    rows.sort(key=lambda r: (order.get(target_of(r[1])[1], len(order)), r[0]))
     lines = [header.rstrip("\n"), ""] if header else []
     lines += [
         "| bench | benchmark | median / iter | 95 % CI of the median | throughput |",
         "|---|---|---:|---|---|",
     ]
     for _, meta, med in rows:
-        full_id = meta.get("full_id") or meta.get("title") or meta.get("group_id", "?")
-        target = bench_of.get(full_id) or bench_of.get(meta.get("title", ""), "")
+        full_id, target = target_of(meta)
         where = f"{crate_of.get(target, '?')}/{target}" if target else "?"
         ns = med["point_estimate"]
         ci = med.get("confidence_interval", {})
