@@ -75,7 +75,7 @@ pub async fn call(
                 None => {
                     state
                         .client
-                        .send(inst, Method::POST, inst.url(op), body, tp.as_slice())
+                        .send(inst, Method::POST, &inst.url(op), body, tp.as_slice())
                         .await
                 }
             };

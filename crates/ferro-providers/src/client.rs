@@ -1,12 +1,26 @@
-//! The upstream HTTP client: pooled keep-alive connections over rustls, no
-//! redirects followed, and separate connect / first-byte / idle timeouts (the
-//! total deadline is the caller's `request_timeout`).
+//! The upstream HTTP client: pooled keep-alive connections over rustls (HTTP/2
+//! when the server offers it by ALPN), no redirects followed, and separate
+//! connect / first-byte / idle timeouts (the total deadline is the caller's
+//! `request_timeout`).
+//!
+//! Requests go straight to hyper-util's pooled client: a URL is parsed once
+//! per instance and operation ([`UpstreamUrl`]), the request is built from
+//! parts with a precomputed `Host`, and the response head is moved, not
+//! copied. reqwest's extra layers (redirect policy, retry budget, URL
+//! re-parsing and formatting per request) were ~30 allocations per request.
+//! reqwest still serves two cases whose behaviour it owns: a process with a
+//! proxy configured in its environment (`HTTPS_PROXY` and friends), and URLs
+//! that carry `user:password@` credentials (sent as basic auth); it is also
+//! the client handed to adapters for token exchanges ([`UpstreamClient::http`]).
 
 use crate::instance::ProviderInstance;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,8 +43,8 @@ pub static POOL: PoolCounters = PoolCounters {
     failed: AtomicU64::new(0),
 };
 
-/// Counts the connector's outcomes (a tower layer under reqwest's pool, so
-/// it runs once per new connection, never per request).
+/// Counts the connector's outcomes (a tower layer under the pool, so it runs
+/// once per new connection, never per request).
 #[derive(Clone, Copy)]
 struct CountConnects;
 
@@ -194,15 +208,104 @@ impl UpstreamResponse {
     }
 }
 
+/// An upstream URL parsed for sending: the WHATWG-normalised URL, and when it
+/// can go through the direct client, its `http::Uri` and `Host` value (both
+/// cheap to clone: they share one buffer).
+#[derive(Debug, Clone)]
+pub struct UpstreamUrl {
+    url: reqwest::Url,
+    direct: Option<(Uri, HeaderValue)>,
+}
+
+impl UpstreamUrl {
+    /// Parses `s` (errors never quote the URL, which may hold credentials).
+    pub fn parse(s: &str) -> Result<UpstreamUrl, UpstreamError> {
+        let url = reqwest::Url::parse(s)
+            .map_err(|e| UpstreamError::Io(format!("invalid upstream URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(UpstreamError::Io(
+                "invalid upstream URL: scheme must be http or https".into(),
+            ));
+        }
+        let direct = if url.username().is_empty() && url.password().is_none() {
+            let uri = url.as_str().parse::<Uri>().ok();
+            let host = uri
+                .as_ref()
+                .and_then(|u| u.authority())
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+            uri.zip(host)
+        } else {
+            None
+        };
+        Ok(UpstreamUrl { url, direct })
+    }
+}
+
+/// Where [`UpstreamClient::send`] sends: a URL parsed once, or text parsed now.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Parsed(&'a UpstreamUrl),
+    Text(&'a str),
+}
+
+impl<'a> From<&'a UpstreamUrl> for Target<'a> {
+    fn from(u: &'a UpstreamUrl) -> Self {
+        Target::Parsed(u)
+    }
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    fn from(s: &'a str) -> Self {
+        Target::Text(s)
+    }
+}
+
+impl<'a> From<&'a String> for Target<'a> {
+    fn from(s: &'a String) -> Self {
+        Target::Text(s)
+    }
+}
+
+type Direct = hyper_util::client::legacy::Client<
+    Counted<hyper_rustls::HttpsConnector<HttpConnector>>,
+    Full<Bytes>,
+>;
+
 /// The shared upstream HTTP client.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
     http: reqwest::Client,
+    direct: Direct,
+    /// A proxy is configured in the environment: everything goes through reqwest.
+    proxied: bool,
     timeouts: Timeouts,
 }
 
+/// Proxy variables reqwest honours; when one is set, reqwest sends everything.
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 impl UpstreamClient {
     pub fn new(timeouts: Timeouts) -> Result<Self, String> {
+        let proxied = PROXY_VARS
+            .iter()
+            .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+        Self::build(timeouts, proxied)
+    }
+
+    /// A client that sends every request through reqwest (as when a proxy is
+    /// configured); for tests of that path.
+    pub fn via_reqwest(timeouts: Timeouts) -> Result<Self, String> {
+        Self::build(timeouts, true)
+    }
+
+    fn build(timeouts: Timeouts, proxied: bool) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeouts.connect)
@@ -214,10 +317,31 @@ impl UpstreamClient {
             .connector_layer(CountConnects)
             .build()
             .map_err(|e| format!("cannot build the upstream HTTP client: {e}"))?;
-        Ok(UpstreamClient { http, timeouts })
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(timeouts.connect));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(tcp);
+        let direct = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(timeouts.pool_idle)
+            .pool_max_idle_per_host(1024)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(Counted(tls));
+        Ok(UpstreamClient {
+            http,
+            direct,
+            proxied,
+            timeouts,
+        })
     }
 
-    /// The underlying HTTP client (for adapters' token exchanges).
+    /// The underlying reqwest client (for adapters' token exchanges).
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
@@ -230,16 +354,110 @@ impl UpstreamClient {
     /// JSON content type unless `extra` names one). The body is a `Bytes` so retries reuse it without copying.
     /// The response body is always returned as a stream; callers that need it
     /// whole use [`UpstreamResponse::into_bytes`].
-    pub async fn send<U: reqwest::IntoUrl>(
+    pub async fn send<'a>(
         &self,
         inst: &ProviderInstance,
         method: Method,
-        url: U,
+        url: impl Into<Target<'a>>,
         body: Option<Bytes>,
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<UpstreamResponse, UpstreamError> {
+        let parsed;
+        let url = match url.into() {
+            Target::Parsed(u) => u,
+            Target::Text(s) => {
+                parsed = UpstreamUrl::parse(s)?;
+                &parsed
+            }
+        };
         let busy = Busy::take(&inst.busy);
-        let mut rb = self.http.request(method, url);
+        match (&url.direct, self.proxied) {
+            (Some((uri, host)), false) => {
+                self.send_direct(inst, method, uri, host, body, extra, busy)
+                    .await
+            }
+            _ => {
+                self.send_reqwest(inst, method, url, body, extra, busy)
+                    .await
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_direct(
+        &self,
+        inst: &ProviderInstance,
+        method: Method,
+        uri: &Uri,
+        host: &HeaderValue,
+        body: Option<Bytes>,
+        extra: &[(HeaderName, HeaderValue)],
+        busy: Busy,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let has_body = body.is_some();
+        let mut req = http::Request::new(Full::new(body.unwrap_or_default()));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.clone();
+        let h = req.headers_mut();
+        h.reserve(inst.headers.len() + extra.len() + 2);
+        h.insert(http::header::HOST, host.clone());
+        for (k, v) in &inst.headers {
+            h.append(k.clone(), v.clone());
+        }
+        for (k, v) in extra {
+            h.append(k.clone(), v.clone());
+        }
+        if has_body && !extra.iter().any(|(k, _)| k == http::header::CONTENT_TYPE) {
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        let resp =
+            match tokio::time::timeout(self.timeouts.first_byte, self.direct.request(req)).await {
+                Err(_) => return Err(UpstreamError::FirstByteTimeout),
+                Ok(Err(e)) => return Err(classify_direct(&e)),
+                Ok(Ok(r)) => r,
+            };
+        let (head, body) = resp.into_parts();
+        let idle = self.timeouts.idle;
+        let stream =
+            futures_util::stream::unfold((Some(body), busy), move |(body, busy)| async move {
+                let mut body = body?;
+                loop {
+                    match tokio::time::timeout(idle, body.frame()).await {
+                        Err(_) => return Some((Err(UpstreamError::IdleTimeout), (None, busy))),
+                        Ok(None) => return None,
+                        Ok(Some(Err(e))) => {
+                            return Some((Err(UpstreamError::Io(root_cause(&e))), (None, busy)))
+                        }
+                        Ok(Some(Ok(frame))) => {
+                            if let Ok(data) = frame.into_data() {
+                                return Some((Ok(data), (Some(body), busy)));
+                            }
+                            // trailers: nothing for the caller
+                        }
+                    }
+                }
+            })
+            .boxed();
+        Ok(UpstreamResponse {
+            status: head.status.as_u16(),
+            headers: head.headers,
+            body: UpstreamBody::Stream(stream),
+        })
+    }
+
+    async fn send_reqwest(
+        &self,
+        inst: &ProviderInstance,
+        method: Method,
+        url: &UpstreamUrl,
+        body: Option<Bytes>,
+        extra: &[(HeaderName, HeaderValue)],
+        busy: Busy,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let mut rb = self.http.request(method, url.url.clone());
         for (k, v) in &inst.headers {
             rb = rb.header(k, v);
         }
@@ -274,6 +492,24 @@ impl UpstreamClient {
     }
 }
 
+/// Errors of the direct client: connect failures (incl. the connect timeout)
+/// are `Connect`, everything after is `Io`.
+fn classify_direct(e: &hyper_util::client::legacy::Error) -> UpstreamError {
+    if e.is_connect() {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cur {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::TimedOut {
+                    return UpstreamError::Connect("connect timeout".into());
+                }
+            }
+            cur = c.source();
+        }
+        return UpstreamError::Connect(root_cause(e));
+    }
+    UpstreamError::Io(root_cause(e))
+}
+
 fn classify(e: &reqwest::Error) -> UpstreamError {
     if e.is_timeout() {
         if e.is_connect() {
@@ -288,7 +524,7 @@ fn classify(e: &reqwest::Error) -> UpstreamError {
 }
 
 /// The innermost error message: never includes the URL (which may hold userinfo).
-fn root_cause(e: &reqwest::Error) -> String {
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: &dyn std::error::Error = e;
     while let Some(next) = cur.source() {
         cur = next;

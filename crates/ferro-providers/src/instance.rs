@@ -65,7 +65,7 @@ pub struct ProviderInstance {
     pub busy: Arc<AtomicUsize>,
     /// [`ProviderInstance::url`] parsed once per operation (the hot path sends
     /// a parsed URL instead of formatting and parsing one per request).
-    parsed_urls: Arc<[std::sync::OnceLock<Option<reqwest::Url>>; 7]>,
+    parsed_urls: Arc<[std::sync::OnceLock<Option<crate::client::UpstreamUrl>>; 7]>,
 }
 
 fn header(name: &str, value: &str, sensitive: bool) -> Result<(HeaderName, HeaderValue), String> {
@@ -366,7 +366,7 @@ impl ProviderInstance {
 
     /// [`ProviderInstance::url`], parsed (once per operation; `None` when the
     /// configured root does not make a valid URL).
-    pub fn parsed_url(&self, op: Operation) -> Option<reqwest::Url> {
+    pub fn parsed_url(&self, op: Operation) -> Option<&crate::client::UpstreamUrl> {
         let i = match op {
             Operation::Chat => 0,
             Operation::Completions => 1,
@@ -378,8 +378,8 @@ impl ProviderInstance {
         };
         self.parsed_urls
             .get(i)?
-            .get_or_init(|| reqwest::Url::parse(&self.url(op)).ok())
-            .clone()
+            .get_or_init(|| crate::client::UpstreamUrl::parse(&self.url(op)).ok())
+            .as_ref()
     }
 
     /// The URL of a pass-through path (already stripped of `/v1`, starting with `/`).
