@@ -27,6 +27,16 @@ fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
+/// Formats into a stack buffer: the header value is the only allocation.
+fn set_fmt(h: &mut HeaderMap, name: &'static str, args: std::fmt::Arguments<'_>) {
+    let mut buf = [0u8; 64];
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    if std::io::Write::write_fmt(&mut cur, args).is_ok() {
+        let n = usize::try_from(cur.position()).unwrap_or(0);
+        set(h, name, std::str::from_utf8(&buf[..n]).unwrap_or(""));
+    }
+}
+
 impl Extras<'_> {
     /// Writes the `X-Gateway-*` headers. `with_cost` is false on streams (the
     /// cost is only known at the end; it travels in the usage chunk).
@@ -34,18 +44,24 @@ impl Extras<'_> {
         set(h, "x-gateway-provider", self.provider);
         set(h, "x-gateway-target", self.target);
         set(h, "x-gateway-model", self.model);
-        set(h, "x-gateway-attempts", &self.attempts.to_string());
+        h.insert(
+            HeaderName::from_static("x-gateway-attempts"),
+            HeaderValue::from(self.attempts),
+        );
         if let Some(o) = self.overhead_ms.filter(|o| *o > 0.0) {
-            set(h, "x-gateway-overhead-ms", &format!("{o:.3}"));
+            set_fmt(h, "x-gateway-overhead-ms", format_args!("{o:.3}"));
         }
-        set(
-            h,
-            "x-gateway-cache",
-            if self.cache_hit { "hit" } else { "miss" },
+        h.insert(
+            HeaderName::from_static("x-gateway-cache"),
+            HeaderValue::from_static(if self.cache_hit { "hit" } else { "miss" }),
         );
         if with_cost {
             if let Some(c) = self.cost_usd {
-                set(h, "x-gateway-cost-usd", &format_cost(c));
+                let mut buf = [0u8; 48];
+                match cost_str(c, &mut buf) {
+                    Some(v) => set(h, "x-gateway-cost-usd", v),
+                    None => set(h, "x-gateway-cost-usd", &format_cost(c)),
+                }
             }
         }
     }
@@ -53,11 +69,32 @@ impl Extras<'_> {
 
 /// A cost as a JSON/header number with enough precision for sub-cent prices.
 pub fn format_cost(c: f64) -> String {
+    let mut buf = [0u8; 48];
+    if let Some(s) = cost_str(c, &mut buf) {
+        return s.to_owned();
+    }
     let s = format!("{c:.10}");
     let s = s.trim_end_matches('0');
     s.strip_suffix('.')
         .map(|x| format!("{x}.0"))
         .unwrap_or_else(|| s.to_owned())
+}
+
+/// [`format_cost`] into `buf`; `None` when it does not fit (absurdly large values).
+fn cost_str(c: f64, buf: &mut [u8; 48]) -> Option<&str> {
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    std::io::Write::write_fmt(&mut cur, format_args!("{c:.10}")).ok()?;
+    let mut n = usize::try_from(cur.position()).ok()?;
+    if buf[..n].contains(&b'.') {
+        while n > 0 && buf[n - 1] == b'0' {
+            n -= 1;
+        }
+        if n > 0 && buf[n - 1] == b'.' {
+            // keep one decimal: "2." -> "2.0" (the zero is still in the buffer)
+            n += 1;
+        }
+    }
+    std::str::from_utf8(&buf[..n]).ok()
 }
 
 fn cost_json(cost: Option<f64>) -> Vec<u8> {
@@ -185,5 +222,13 @@ mod tests {
         assert_eq!(format_cost(0.0000125), "0.0000125");
         assert_eq!(format_cost(2.0), "2.0");
         assert_eq!(format_cost(0.0), "0.0");
+        assert_eq!(format_cost(12.5), "12.5");
+        assert_eq!(format_cost(100.0), "100.0");
+        assert_eq!(
+            format_cost(1e300).len(),
+            303,
+            "too long for the buffer: still formatted"
+        );
+        assert!(format_cost(1e300).ends_with(".0"));
     }
 }
