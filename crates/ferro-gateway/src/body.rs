@@ -1,15 +1,52 @@
 //! Reading request bodies: content type, encoding and size checked before and
 //! while reading; a stalled body times out.
 
+use crate::error::GwError;
+use crate::state::AppState;
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
 use ferro_types::{ApiError, ErrorType};
 use http::{header, HeaderMap};
 use http_body_util::BodyExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest a client may take to send its body.
 pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bodies up to this size are copied out of the connection's read buffer (see
+/// [`unshare`]).
+const UNSHARE_MAX: usize = 64 * 1024;
+
+/// A handler's JSON request body, read by [`read_json`] under the runtime's
+/// `max_request_bytes`. As the last extractor it takes the whole request: the
+/// head is checked and dropped here, so a handler waiting on an upstream holds
+/// neither the headers nor (see [`unshare`]) a slice of hyper's read buffer.
+pub struct JsonBody(pub Bytes);
+
+impl FromRequest<Arc<AppState>> for JsonBody {
+    type Rejection = GwError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, GwError> {
+        let limit = state.runtime.load().max_request_bytes;
+        let (parts, body) = req.into_parts();
+        let bytes = read_json(&parts.headers, body, limit).await?;
+        Ok(JsonBody(bytes))
+    }
+}
+
+/// A body that arrived in one read shares hyper's per-connection read buffer
+/// (8 KiB or more) with the request head; holding it for the whole upstream
+/// call would make hyper allocate a second buffer for the connection's next
+/// read. A small body is cheaper to copy than that buffer is to keep.
+fn unshare(b: Bytes) -> Bytes {
+    if b.len() <= UNSHARE_MAX {
+        Bytes::copy_from_slice(&b)
+    } else {
+        b
+    }
+}
 
 /// Reads a JSON request body of at most `limit` bytes.
 pub async fn read_json(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
@@ -73,6 +110,25 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: u64) -> Result<By
                 Err(ApiError::invalid_request("could not read the request body"))
             }
         }
-        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Ok(c)) => Ok(unshare(c.to_bytes())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_bodies_leave_the_read_buffer_large_ones_keep_it() {
+        // a body sliced out of a larger connection buffer, as hyper hands it over
+        let conn_buf = Bytes::from(vec![b'x'; 8192]);
+        let body = conn_buf.slice(100..400);
+        let owned = unshare(body.clone());
+        assert_eq!(owned, body);
+        assert_ne!(owned.as_ptr(), body.as_ptr(), "small body must be copied");
+
+        let big = Bytes::from(vec![b'y'; UNSHARE_MAX + 1]);
+        let kept = unshare(big.clone());
+        assert_eq!(kept.as_ptr(), big.as_ptr(), "large body is not copied");
     }
 }

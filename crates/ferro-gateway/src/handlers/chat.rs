@@ -2,7 +2,7 @@
 
 use super::{call_json, deadline, json_response, HResult, PriceAs, MAX_UPSTREAM_BODY};
 use crate::auth::Identity;
-use crate::body::read_json;
+use crate::body::JsonBody;
 use crate::error::{from_transport, from_upstream_status};
 use crate::extras::Extras;
 use crate::governance;
@@ -12,7 +12,6 @@ use crate::record::{LogRecord, RouteInfo};
 use crate::state::{AppState, Runtime};
 use crate::stream::{SseRelay, StreamSummary};
 use crate::upstream::{self, Payload};
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
@@ -25,7 +24,7 @@ use ferro_router::{Resolution, RouteInput};
 use ferro_types::chat::{ChatRequest, LegacyCompletion};
 use ferro_types::{ApiError, ErrorType};
 use futures_util::StreamExt;
-use http::{header, HeaderMap, HeaderValue};
+use http::{header, HeaderValue};
 use std::sync::{Arc, OnceLock};
 
 fn resolve<'a>(rt: &Runtime, model: &'a str, op: Operation) -> Result<Resolution<'a>, ApiError> {
@@ -173,11 +172,9 @@ pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Extension(identity): Extension<Identity>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(bytes): JsonBody,
 ) -> HResult {
     let rt = state.runtime.load_full();
-    let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     // Parsed once; again only when a plugin rewrote the body.
     let first = ChatRequest::parse(&bytes)?;
     let (mut gov, rewritten) = {
@@ -338,11 +335,9 @@ pub async fn completions(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Extension(identity): Extension<Identity>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(bytes): JsonBody,
 ) -> HResult {
     let rt = state.runtime.load_full();
-    let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let legacy = LegacyCompletion::parse(&bytes)?;
     let chat_bytes = Bytes::from(legacy.chat_body.clone());
     let (mut gov, chat_bytes) = governance::admit(

@@ -13,12 +13,11 @@
 //! model and the vendor reports tokens; else unpriced (`null`).
 
 use super::{deadline, json_response, HResult, Upstreamed, MAX_UPSTREAM_BODY};
-use crate::body::read_json;
+use crate::body::JsonBody;
 use crate::error::{from_transport, from_upstream_status};
 use crate::middleware::RequestCtx;
 use crate::pipeline;
 use crate::state::{AppState, Runtime};
-use axum::body::Body;
 use axum::extract::State;
 use axum::Extension;
 use bytes::Bytes;
@@ -30,7 +29,6 @@ use ferro_router::{Resolution, RouteInput, TargetId};
 use ferro_types::cost::{cost_usd, CostKind};
 use ferro_types::usage::TokenCounts;
 use ferro_types::{ApiError, ErrorType};
-use http::HeaderMap;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,11 +151,9 @@ async fn attempt(
 pub async fn rerank(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(bytes): JsonBody,
 ) -> HResult {
     let rt = state.runtime.load_full();
-    let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let mut req = RerankRequest::parse(&bytes)?;
     let res = resolve(&rt, &req.model)?;
     let input = RouteInput {

@@ -3,13 +3,12 @@
 
 use super::{call_json, deadline, json_response, HResult, PriceAs};
 use crate::auth::Identity;
-use crate::body::read_json;
+use crate::body::JsonBody;
 use crate::governance;
 use crate::middleware::RequestCtx;
 use crate::pipeline;
 use crate::state::AppState;
 use crate::upstream::Payload;
-use axum::body::Body;
 use axum::extract::State;
 use axum::Extension;
 use bytes::Bytes;
@@ -18,7 +17,6 @@ use ferro_providers::spec::Operation;
 use ferro_router::{Resolution, RouteInput};
 use ferro_types::chat::{ModelRequest, Surface};
 use ferro_types::ApiError;
-use http::HeaderMap;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -26,8 +24,7 @@ async fn serve(
     state: Arc<AppState>,
     ctx: RequestCtx,
     identity: Identity,
-    headers: HeaderMap,
-    body: Body,
+    bytes: Bytes,
     surface: Surface,
 ) -> HResult {
     let (op, price_as) = match surface {
@@ -36,7 +33,6 @@ async fn serve(
         Surface::Moderations => (Operation::Moderations, PriceAs::Unpriced),
     };
     let rt = state.runtime.load_full();
-    let bytes = read_json(&headers, body, rt.max_request_bytes).await?;
     let governed_as = match surface {
         Surface::Embeddings => ferro_plugins::Surface::Embeddings,
         Surface::Images => ferro_plugins::Surface::Images,
@@ -113,28 +109,25 @@ pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Extension(identity): Extension<Identity>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(bytes): JsonBody,
 ) -> HResult {
-    serve(state, ctx, identity, headers, body, Surface::Embeddings).await
+    serve(state, ctx, identity, bytes, Surface::Embeddings).await
 }
 
 pub async fn images(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Extension(identity): Extension<Identity>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(bytes): JsonBody,
 ) -> HResult {
-    serve(state, ctx, identity, headers, body, Surface::Images).await
+    serve(state, ctx, identity, bytes, Surface::Images).await
 }
 
 pub async fn moderations(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Extension(identity): Extension<Identity>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(bytes): JsonBody,
 ) -> HResult {
-    serve(state, ctx, identity, headers, body, Surface::Moderations).await
+    serve(state, ctx, identity, bytes, Surface::Moderations).await
 }
