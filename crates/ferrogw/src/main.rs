@@ -1,6 +1,18 @@
 //! `ferrogw`: parse the command line, then call into the library (serving) or
 //! into one CLI command module (`cli/`). Exit codes: `cli` module docs.
 
+/// jemalloc (see the `jemalloc` feature in Cargo.toml for the measurements).
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The global allocator this binary was built with (`ferrogw version`).
+const ALLOCATOR: &str = if cfg!(all(feature = "jemalloc", not(target_env = "msvc"))) {
+    "jemalloc"
+} else {
+    "system"
+};
+
 mod admin;
 mod cli;
 

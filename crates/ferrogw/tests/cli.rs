@@ -108,6 +108,12 @@ fn offline_commands_version_init_validate() {
     let o = run(&["version", "--format", "json"], &[]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let alloc = if cfg!(feature = "jemalloc") {
+        "jemalloc"
+    } else {
+        "system"
+    };
+    assert_eq!(v["allocator"], alloc);
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.yaml");

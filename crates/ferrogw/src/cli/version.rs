@@ -1,4 +1,4 @@
-//! `ferrogw version`: version, commit and build date of this binary.
+//! `ferrogw version`: version, commit, build date and allocator of this binary.
 
 use super::output::Format;
 use super::{Exit, Global};
@@ -6,9 +6,10 @@ use ferro_gateway::handlers::probes::{BUILT, COMMIT, VERSION};
 use serde_json::json;
 
 pub fn run(g: &Global) -> Exit {
-    let v = json!({"version": VERSION, "commit": COMMIT, "built": BUILT});
+    let alloc = crate::ALLOCATOR;
+    let v = json!({"version": VERSION, "commit": COMMIT, "built": BUILT, "allocator": alloc});
     if g.format == Format::Table || !super::output::print_structured(g.format, &v) {
-        println!("ferrogw {VERSION} (commit {COMMIT}, built {BUILT})");
+        println!("ferrogw {VERSION} (commit {COMMIT}, built {BUILT}, allocator {alloc})");
     }
     Exit::Ok
 }
