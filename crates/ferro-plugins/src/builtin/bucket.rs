@@ -7,6 +7,7 @@
 //! requests can never both take the last token, and a request refused by one
 //! bucket takes nothing from the others.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -22,8 +23,9 @@ pub(crate) struct Spec {
 
 /// One bucket to check and debit.
 #[derive(Debug, Clone)]
-pub(crate) struct Take {
-    pub(crate) key: String,
+pub(crate) struct Take<'a> {
+    /// Borrowed when the key is fixed (a plugin's global bucket).
+    pub(crate) key: Cow<'a, str>,
     pub(crate) spec: Spec,
     pub(crate) cost: f64,
 }
@@ -58,14 +60,14 @@ impl LocalBuckets {
         }
     }
 
-    pub(crate) fn take(&self, takes: &[Take]) -> Result<(), Refusal> {
+    pub(crate) fn take(&self, takes: &[Take<'_>]) -> Result<(), Refusal> {
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let mut levels = Vec::with_capacity(takes.len());
         let mut refusal: Option<Refusal> = None;
         for (i, t) in takes.iter().enumerate() {
             let level = map
-                .get(&t.key)
+                .get(t.key.as_ref())
                 .map_or(t.spec.burst, |b| b.level(t.spec, now));
             if level < 1.0 {
                 let wait = (1.0 - level) / t.spec.rate;
@@ -82,13 +84,17 @@ impl LocalBuckets {
             evict(&mut map, now, self.max_keys, takes);
         }
         for (t, level) in takes.iter().zip(levels) {
-            map.insert(
-                t.key.clone(),
-                Bucket {
-                    tokens: level - t.cost,
-                    at: now,
-                },
-            );
+            let bucket = Bucket {
+                tokens: level - t.cost,
+                at: now,
+            };
+            // an existing bucket is updated in place: no key copy per request
+            match map.get_mut(t.key.as_ref()) {
+                Some(b) => *b = bucket,
+                None => {
+                    map.insert(t.key.clone().into_owned(), bucket);
+                }
+            }
         }
         Ok(())
     }
@@ -106,13 +112,13 @@ impl LocalBuckets {
 
 /// Keeps the map under `max`: buckets that have been idle long enough to be
 /// full again carry no state and go first; then the longest idle.
-fn evict(map: &mut HashMap<String, Bucket>, now: Instant, max: usize, keep: &[Take]) {
+fn evict(map: &mut HashMap<String, Bucket>, now: Instant, max: usize, keep: &[Take<'_>]) {
     let idle = |b: &Bucket| now.saturating_duration_since(b.at);
     map.retain(|_, b| idle(b).as_secs() < 60);
     while map.len() + keep.len() > max {
         let oldest = map
             .iter()
-            .filter(|(k, _)| !keep.iter().any(|t| &t.key == *k))
+            .filter(|(k, _)| !keep.iter().any(|t| t.key == k.as_str()))
             .max_by_key(|(_, b)| idle(b))
             .map(|(k, _)| k.clone());
         match oldest {
@@ -171,9 +177,9 @@ return 1
 mod tests {
     use super::*;
 
-    fn take(key: &str, rate: f64, burst: f64, cost: f64) -> Take {
+    fn take(key: &str, rate: f64, burst: f64, cost: f64) -> Take<'static> {
         Take {
-            key: key.to_owned(),
+            key: Cow::Owned(key.to_owned()),
             spec: Spec { rate, burst },
             cost,
         }

@@ -14,6 +14,7 @@ use crate::shared::{count_fallback, FailMode, Shared};
 use crate::{Plugin, PluginResult, PluginType, Stage};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 pub(crate) const BUILTIN: Builtin = Builtin {
@@ -47,6 +48,8 @@ struct RateLimit {
     shared: Shared,
     /// Key namespace of this (name, config).
     ns: String,
+    /// `<ns>:g`, the global bucket's key (built once).
+    global_key: String,
 }
 
 /// What `on_request` reserved for `key_tpm`, settled in `on_log`.
@@ -82,6 +85,7 @@ fn build(c: &mut Conf<'_>, b: &BuildCtx<'_>) -> Option<Arc<dyn Plugin>> {
         local: LocalBuckets::new(MAX_KEYS),
         shared: b.shared.clone(),
         ns: format!("rl:{}", b.fingerprint),
+        global_key: format!("rl:{}:g", b.fingerprint),
     }))
 }
 
@@ -98,9 +102,9 @@ const REASONS: [&str; 4] = [
 
 impl RateLimit {
     /// The buckets this request touches, with the reason each one gives.
-    fn takes(&self, ctx: &Ctx) -> (Vec<Take>, Vec<&'static str>, Option<f64>) {
+    fn takes(&self, ctx: &Ctx) -> (Vec<Take<'_>>, Vec<&'static str>, Option<f64>) {
         let mut takes = vec![Take {
-            key: format!("{}:g", self.ns),
+            key: Cow::Borrowed(&self.global_key),
             spec: self.global,
             cost: 1.0,
         }];
@@ -110,7 +114,7 @@ impl RateLimit {
         // short and not secret, so they name buckets as they are.
         if let (Some(spec), false) = (self.key, key.is_empty()) {
             takes.push(Take {
-                key: format!("{}:k:{key}", self.ns),
+                key: Cow::Owned(format!("{}:k:{key}", self.ns)),
                 spec,
                 cost: 1.0,
             });
@@ -122,7 +126,7 @@ impl RateLimit {
             .and_then(|spec| Some((spec, ctx.field_str("user").filter(|u| !u.is_empty())?)))
         {
             takes.push(Take {
-                key: format!("{}:u:{}", self.ns, digest(user)),
+                key: Cow::Owned(format!("{}:u:{}", self.ns, digest(user))),
                 spec,
                 cost: 1.0,
             });
@@ -132,7 +136,7 @@ impl RateLimit {
         if let (Some(spec), false) = (self.tpm, key.is_empty()) {
             let est = (ctx.est_prompt_tokens() + ctx.declared_max_tokens().unwrap_or(0)) as f64;
             takes.push(Take {
-                key: format!("{}:t:{key}", self.ns),
+                key: Cow::Owned(format!("{}:t:{key}", self.ns)),
                 spec,
                 cost: est,
             });
@@ -145,7 +149,7 @@ impl RateLimit {
     /// Takes from Redis; `Ok(None)` when Redis is unreachable.
     async fn take_redis(
         &self,
-        takes: &[Take],
+        takes: &[Take<'_>],
     ) -> Result<Option<Result<(), (usize, f64)>>, PluginError> {
         let Some(r) = self.shared.redis() else {
             return Ok(None);
@@ -205,7 +209,7 @@ impl Plugin for RateLimit {
         }
         if let (Some(estimate), Some(t)) = (estimate, takes.last()) {
             ctx.set_slot(TpmHold {
-                key: t.key.clone(),
+                key: t.key.to_string(),
                 estimate,
                 in_redis,
             });
