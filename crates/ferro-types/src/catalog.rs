@@ -3,7 +3,8 @@
 //! the binary ([`EMBEDDED`]); a local file may replace it at start.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 /// The catalog snapshot shipped with Ferro (see `data/NOTICE.md`), as compacted
@@ -134,6 +135,33 @@ impl ModelEntry {
     }
 }
 
+/// A catalog document's members in document order.
+struct Entries(Vec<(String, ModelEntry)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of model entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                // the embedded snapshot has ~2,500 entries
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4096).min(65_536));
+                while let Some(kv) = map.next_entry::<String, ModelEntry>()? {
+                    out.push(kv);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// The parsed catalog with lookup indexes.
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -144,12 +172,28 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Parses a catalog JSON document.
+    /// Parses a catalog JSON document. Entries are read straight into one vector
+    /// (no intermediate map: parsing the embedded snapshot used to hold it twice)
+    /// and ordered by key; a key given twice keeps its last entry.
     pub fn from_json(bytes: &[u8]) -> Result<Catalog, String> {
-        let map: BTreeMap<String, ModelEntry> =
+        let Entries(mut list) =
             serde_json::from_slice(bytes).map_err(|e| format!("invalid model catalog: {e}"))?;
-        let mut c = Catalog::default();
-        for (key, entry) in map {
+        // stable: among equal keys the document order survives, so the last is last
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut keep = vec![true; list.len()];
+        for i in 1..list.len() {
+            if list[i - 1].0 == list[i].0 {
+                keep[i - 1] = false;
+            }
+        }
+        let mut keep = keep.into_iter();
+        list.retain(|_| keep.next().unwrap_or(true));
+        let mut c = Catalog {
+            entries: Vec::with_capacity(list.len()),
+            by_key: HashMap::with_capacity(list.len()),
+            ..Catalog::default()
+        };
+        for (key, entry) in list {
             let i = c.entries.len();
             c.by_key.insert(key, i);
             c.by_model.entry(entry.model_id.clone()).or_insert(i);
@@ -246,5 +290,29 @@ mod tests {
         assert_eq!(full.by_key, compact.by_key);
         assert_eq!(full.by_model, compact.by_model);
         assert_eq!(full.by_provider, compact.by_provider);
+    }
+
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn entries_are_ordered_by_key_and_a_repeated_key_keeps_its_last_entry() {
+        let doc = br#"{
+            "zeta/m": {"provider": "zeta", "model_id": "m", "pricing": {"input_per_m_tokens": 3.0}},
+            "alpha/m": {"provider": "alpha", "model_id": "m", "pricing": {"input_per_m_tokens": 1.0}},
+            "alpha/m": {"provider": "alpha", "model_id": "m", "pricing": {"input_per_m_tokens": 2.0}}
+        }"#;
+        let c = Catalog::from_json(doc).expect("parses");
+        assert_eq!(c.len(), 2);
+        let first = c.by_model_id("m").expect("model");
+        assert_eq!(first.provider, "alpha", "lowest key wins a bare model id");
+        assert_eq!(
+            first.pricing.input_per_m_tokens,
+            Some(2.0),
+            "last duplicate kept"
+        );
+        assert_eq!(
+            c.get("zeta/m").and_then(|e| e.pricing.input_per_m_tokens),
+            Some(3.0)
+        );
+        assert!(Catalog::from_json(b"[]").is_err());
     }
 }
