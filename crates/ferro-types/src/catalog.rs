@@ -178,16 +178,11 @@ impl Catalog {
     pub fn from_json(bytes: &[u8]) -> Result<Catalog, String> {
         let Entries(mut list) =
             serde_json::from_slice(bytes).map_err(|e| format!("invalid model catalog: {e}"))?;
-        // stable: among equal keys the document order survives, so the last is last
+        // Reversed, then a stable sort: among equal keys the document's last
+        // comes first, and dedup keeps the first of each run.
+        list.reverse();
         list.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut keep = vec![true; list.len()];
-        for i in 1..list.len() {
-            if list[i - 1].0 == list[i].0 {
-                keep[i - 1] = false;
-            }
-        }
-        let mut keep = keep.into_iter();
-        list.retain(|_| keep.next().unwrap_or(true));
+        list.dedup_by(|a, b| a.0 == b.0);
         let mut c = Catalog {
             entries: Vec::with_capacity(list.len()),
             by_key: HashMap::with_capacity(list.len()),

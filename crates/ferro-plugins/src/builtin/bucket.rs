@@ -92,7 +92,7 @@ impl LocalBuckets {
             match map.get_mut(t.key.as_ref()) {
                 Some(b) => *b = bucket,
                 None => {
-                    map.insert(t.key.clone().into_owned(), bucket);
+                    map.insert(t.key.to_string(), bucket);
                 }
             }
         }

@@ -77,6 +77,7 @@ fn build(c: &mut Conf<'_>, b: &BuildCtx<'_>) -> Option<Arc<dyn Plugin>> {
         Some(v) => v,
         None => rate.max(1.0),
     };
+    let ns = format!("rl:{}", b.fingerprint);
     Some(Arc::new(RateLimit {
         global: Spec { rate, burst },
         key: per_minute(c, "key_rpm"),
@@ -84,8 +85,8 @@ fn build(c: &mut Conf<'_>, b: &BuildCtx<'_>) -> Option<Arc<dyn Plugin>> {
         tpm: per_minute(c, "key_tpm"),
         local: LocalBuckets::new(MAX_KEYS),
         shared: b.shared.clone(),
-        ns: format!("rl:{}", b.fingerprint),
-        global_key: format!("rl:{}:g", b.fingerprint),
+        global_key: format!("{ns}:g"),
+        ns,
     }))
 }
 
