@@ -55,6 +55,7 @@ def env_num(name, default):
 QUICK = os.environ.get("BENCH_QUICK", "") in ("1", "true", "yes")
 DURATION = int(env_num("BENCH_DURATION", 3 if QUICK else 10))
 WARMUP = int(env_num("BENCH_WARMUP", 1 if QUICK else 2))
+IDLE_WAIT = env_num("BENCH_IDLE_WAIT", 3)  # seconds a fresh gateway idles before its RSS is read
 CONNS = [int(x) for x in os.environ.get("BENCH_CONNS", "").split(",") if x.strip()] or (
     [50, 500] if QUICK else [10, 50, 200, 500, 1000])
 LAT = int(env_num("BENCH_MOCK_LATENCY_MS", 60))
@@ -160,6 +161,20 @@ def proc_cpu_ticks(pid):
     return sum(proc_cpu_split(pid))
 
 
+def proc_mem_kb(pid):
+    """{VmRSS, RssAnon, RssFile, RssShmem} in kB from /proc/<pid>/status."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    out[k] = int(v.split()[0])
+    except (OSError, ValueError):
+        pass
+    return out
+
+
 def proc_hwm_kb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -253,7 +268,7 @@ class Gateway:
 
     go_suffix = None  # resolved once: "" or "/v1"
 
-    def __init__(self, kind, mock, config=None, suffix=None):
+    def __init__(self, kind, mock, config=None, suffix=None, probe=True):
         self.kind = kind
         self.port = free_port()
         self.data = tempfile.mkdtemp(prefix=f"{kind}-data-", dir=WORK)
@@ -283,6 +298,9 @@ class Gateway:
                 tail = ""
             raise RuntimeError(f"{kind} gateway did not start: {tail}")
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ready_status, self.ready_body = None, b""
+        if not probe:
+            return
         # ready = a real chat request succeeds
         end = time.time() + 10
         while True:
@@ -306,6 +324,20 @@ class Gateway:
 
     def stop(self):
         stop(self.proc)
+
+
+def measure_idle(kind, mock):
+    """Resident memory of a fresh gateway that has answered nothing yet: started,
+    port open, then IDLE_WAIT seconds left alone (start-up work, jemalloc's purge)."""
+    g = Gateway(kind, mock, probe=False)
+    try:
+        time.sleep(IDLE_WAIT)
+        mem = proc_mem_kb(g.pid)
+    finally:
+        g.stop()
+    if "VmRSS" not in mem:
+        return {"error": "could not read /proc/<pid>/status"}
+    return mem
 
 
 def resolve_go_suffix():
@@ -678,6 +710,7 @@ def main():
             "max_tokens": 64}).encode())
 
     rows = []  # (section, scenario, result, direct)
+    idle = []  # (target, /proc status kB)
     srows = []
     bare0 = real0 = guard0 = None  # bare vs realistic Ferro at saturation (0 ms mock)
 
@@ -685,6 +718,12 @@ def main():
     mock = Mock(LAT)
     log(mock.desc)
     try:
+        for t in targets[1:]:
+            log(f"idle memory: {t}")
+            try:
+                idle.append((t, measure_idle(t, mock)))
+            except RuntimeError as e:
+                idle.append((t, {"error": str(e)}))
         for c in CONNS:
             log(f"chat {LAT} ms, {c} connections")
             d = measure("direct", mock, small, c)
@@ -791,6 +830,22 @@ def main():
             lines.append(f"| {name} | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {cpu} | "
                          f"{ratio:.2f} |")
         lines.append("")
+    lines.append("## Idle memory")
+    lines.append("")
+    lines.append(f"A fresh gateway process (same environment as above: mock `openai` provider, request "
+                 f"logging on), {IDLE_WAIT:g} s after its port opened, before any request; "
+                 "`/proc/<pid>/status`. File = pages of the binary and shared libraries mapped in "
+                 "(shmem counts them when the binary sits on tmpfs); anon = heap, stacks, data.")
+    lines.append("")
+    lines.append("| target | idle RSS MB | anon MB | file + shmem MB |")
+    lines.append("|---|---:|---:|---:|")
+    for t, m in idle:
+        if "VmRSS" not in m:
+            lines.append(f"| {t} | ERROR: {m.get('error', '?')} | | |")
+            continue
+        lines.append(f"| {t} | {m['VmRSS'] / 1024:.1f} | {m.get('RssAnon', 0) / 1024:.1f} | "
+                     f"{(m.get('RssFile', 0) + m.get('RssShmem', 0)) / 1024:.1f} |")
+    lines.append("")
     lines.append("## Streaming chat (SSE), measured with bench/stream_probe.py")
     lines.append("")
     lines.append("TTFB = request sent → first `data:` bytes received; total = request sent → end of the "
@@ -815,7 +870,8 @@ def main():
         f.write(report)
     with open(os.path.join(OUT, "latest.json"), "w") as f:
         json.dump({"rows": [dict(r, scenario=s) for _, s, r, _ in rows],
-                   "stream": [dict(r, scenario=s) for s, r, _ in srows]}, f, indent=1)
+                   "stream": [dict(r, scenario=s) for s, r, _ in srows],
+                   "idle": [dict(m, target=t) for t, m in idle]}, f, indent=1)
     print("\n" + report)
     print(f"REPORT {path}")
 

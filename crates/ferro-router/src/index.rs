@@ -85,8 +85,7 @@ impl Router {
             let catalog_ids = inst
                 .catalog_providers()
                 .iter()
-                .flat_map(|p| catalog.provider_models(p))
-                .map(|e| e.model_id.as_str());
+                .flat_map(|p| catalog.provider_model_ids(p));
             let ids = t
                 .models
                 .iter()

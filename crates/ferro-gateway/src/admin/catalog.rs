@@ -32,12 +32,7 @@ fn instance_models(router: &RoutingIndex, inst: &ProviderInstance) -> Vec<String
     let mut out: Vec<String> = inst
         .catalog_providers()
         .iter()
-        .flat_map(|c| {
-            router
-                .catalog()
-                .provider_models(c)
-                .map(|m| m.model_id.clone())
-        })
+        .flat_map(|c| router.catalog().provider_model_ids(c).map(str::to_owned))
         .collect();
     for m in &inst.models {
         if !out.contains(m) {
@@ -72,7 +67,7 @@ pub async fn providers_catalog(State(state): State<Arc<AppState>>) -> HResult {
             let n: usize = s
                 .catalog
                 .iter()
-                .map(|c| rt.router.catalog().provider_models(c).count())
+                .map(|c| rt.router.catalog().provider_model_ids(c).count())
                 .sum();
             json!({"id": s.id, "registered": registered, "catalog_models": n})
         })

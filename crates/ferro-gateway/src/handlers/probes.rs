@@ -44,7 +44,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
             let catalog_models: usize = p
                 .catalog_providers()
                 .iter()
-                .map(|c| rt.router.catalog().provider_models(c).count())
+                .map(|c| rt.router.catalog().provider_model_ids(c).count())
                 .sum::<usize>()
                 + p.models.len();
             json!({"name": p.name, "status": "available", "circuit": circuit_of(&rt, &p.name), "models": catalog_models})
