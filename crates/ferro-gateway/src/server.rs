@@ -95,9 +95,13 @@ pub async fn serve(
                     };
                     match sniffed {
                         Ok(Ok(true)) => {
-                            let _ = watcher
-                                .watch(h2.serve_connection(TokioIo::new(stream), svc))
-                                .await;
+                            // boxed: h2's connection future is about twice h1's,
+                            // and unboxed every HTTP/1 connection task would be
+                            // sized for it
+                            let _ = Box::pin(
+                                watcher.watch(h2.serve_connection(TokioIo::new(stream), svc)),
+                            )
+                            .await;
                         }
                         Ok(Ok(false)) => {
                             let _ = watcher
