@@ -187,16 +187,18 @@ def proc_hwm_kb(pid):
 
 
 def cpu_busy_ticks():
-    """{cpu_index: busy jiffies} from /proc/stat: user + nice + system. irq and softirq
-    time is left out on purpose: loopback networking runs in softirq context and is not
-    charged to the sending/receiving process, so it would look like foreign work."""
+    """{cpu_index: busy jiffies} from /proc/stat: user + nice + system + steal. irq and
+    softirq time is left out on purpose: loopback networking runs in softirq context and is
+    not charged to the sending/receiving process, so it would look like foreign work. Steal
+    (the hypervisor running someone else on this vCPU) is in: it is never the benchmark's,
+    so it counts as noise."""
     out = {}
     with open("/proc/stat") as f:
         for line in f:
             if line.startswith("cpu") and line[3:4].isdigit():
                 parts = line.split()
                 v = [int(x) for x in parts[1:]]
-                out[int(parts[0][3:])] = v[0] + v[1] + v[2]
+                out[int(parts[0][3:])] = v[0] + v[1] + v[2] + (v[7] if len(v) > 7 else 0)
     return out
 
 
@@ -794,7 +796,7 @@ def main():
     lines.append(f"- Go peer: {go_state}")
     if FERRO_ENV:
         lines.append(f"- extra Ferro environment (BENCH_FERRO_ENV): `{' '.join(f'{k}={v}' for k, v in FERRO_ENV.items())}`")
-    lines.append(f"- noise % = share of a pinned CPU used by processes outside the benchmark during the point "
+    lines.append(f"- noise % = share of a pinned CPU used by processes outside the benchmark, or stolen by the hypervisor, during the point "
                  f"(points above {MAX_NOISE:.0f}% were retried up to twice; the quietest run is shown)")
     lines.append(f"- mode: {'QUICK' if QUICK else 'full'}")
     lines.append("")
