@@ -2,7 +2,8 @@
 //! catalog lookup the gateway does for the served model, reading the token
 //! counts from the upstream `usage` object, and the cost formula.
 //!
-//! The catalog is the embedded snapshot (parsed once, outside the timings).
+//! The catalog is the embedded snapshot (compiled-in tables; the entries used
+//! are built on their first lookup, outside the timings).
 #![allow(clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -253,10 +253,11 @@ impl Catalog {
 
     /// Any entry with this bare model id (deterministic: first by key order).
     pub fn by_model_id(&self, model_id: &str) -> Option<&ModelEntry> {
-        let first = *self
-            .run(self.by_model(), Self::model_id, model_id)
-            .first()?;
-        self.entry(first as usize)
+        let order = self.by_model();
+        let first = *order.get(order.partition_point(|&i| self.model_id(i) < model_id))?;
+        (self.model_id(first) == model_id)
+            .then(|| self.entry(first as usize))
+            .flatten()
     }
 
     /// All entries of one catalog provider, in key order.
