@@ -42,6 +42,10 @@ ROOT = os.path.dirname(HERE)
 REL = os.path.join(ROOT, "target", "release")
 FERRO_BIN = os.environ.get("BENCH_FERRO_BIN") or os.path.join(REL, "ferrogw")  # A/B another build
 MOCK_BIN = os.path.join(REL, "ferro-mock-upstream")
+# a bare hyper reverse proxy (crates/ferro-mock-upstream/src/bin/hyper-floor.rs): the
+# per-request memory and CPU of hyper itself, measured beside Ferro
+FLOOR_BIN = os.path.join(REL, "hyper-floor")
+SKIP_FLOOR = os.environ.get("BENCH_SKIP_FLOOR", "") in ("1", "true", "yes")
 MASTER_KEY = "bench-master-key"
 MODEL = "gpt-4o-mini"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -266,7 +270,7 @@ SMALL_BODY = json.dumps({
 
 
 class Gateway:
-    """A gateway process pinned to GW_CPU; kind is 'ferro' or 'go'."""
+    """A gateway process pinned to GW_CPU; kind is 'ferro', 'go' or 'hyper-floor'."""
 
     go_suffix = None  # resolved once: "" or "/v1"
 
@@ -283,13 +287,19 @@ class Gateway:
             if config:
                 env["GATEWAY_CONFIG"] = config
             binary = FERRO_BIN
+        elif kind == "hyper-floor":
+            binary = FLOOR_BIN
         else:
             sfx = Gateway.go_suffix if suffix is None else suffix
             env["OPENAI_BASE_URL"] = mock.url + (sfx or "")
             env["RATE_LIMIT_RPS"] = "0"
             env["FERRO_MODEL_CATALOG_TIMEOUT"] = "0"
             binary = GO_BIN
-        self.proc = spawn(["taskset", "-c", GW_CPU, binary], env=env, name=kind)
+        cmd = ["taskset", "-c", GW_CPU, binary]
+        if kind == "hyper-floor":
+            cmd = ["taskset", "-c", GW_CPU, FLOOR_BIN, "--addr", f"127.0.0.1:{self.port}",
+                   "--upstream", mock.url]
+        self.proc = spawn(cmd, env=env, name=kind)
         self.pid = self.proc.pid
         if not wait_port(self.port, self.proc):
             self.stop()
@@ -693,6 +703,8 @@ def main():
             targets.append("go")
             go_state = f"ferrogw 1.5.10 (Go), OPENAI_BASE_URL=<mock>{sfx}"
     log(f"go peer: {go_state}")
+    # the hyper floor runs where it says something: idle, the connection sweep, saturation
+    floor = [] if SKIP_FLOOR or not os.access(FLOOR_BIN, os.X_OK) else ["hyper-floor"]
 
     small = os.path.join(WORK, "small.json")
     with open(small, "wb") as f:
@@ -720,7 +732,7 @@ def main():
     mock = Mock(LAT)
     log(mock.desc)
     try:
-        for t in targets[1:]:
+        for t in targets[1:] + floor:
             log(f"idle memory: {t}")
             try:
                 idle.append((t, measure_idle(t, mock)))
@@ -730,7 +742,7 @@ def main():
             log(f"chat {LAT} ms, {c} connections")
             d = measure("direct", mock, small, c)
             rows.append(("chat", f"chat {LAT}ms", d, None))
-            for t in targets[1:]:
+            for t in targets[1:] + floor:
                 rows.append(("chat", f"chat {LAT}ms", measure(t, mock, small, c), d))
         log(f"100 KB prompt, {LAT} ms, 50 connections")
         d = measure("direct", mock, big, 50)
@@ -753,7 +765,7 @@ def main():
     try:
         d = measure("direct", mock, small, 50)
         rows.append(("zero", "chat 0ms", d, None))
-        for t in targets[1:]:
+        for t in targets[1:] + floor:
             r = measure(t, mock, small, 50)
             rows.append(("zero", "chat 0ms", r, d))
             if t == "ferro":
@@ -794,6 +806,11 @@ def main():
     lines.append(f"- {DURATION}s per point after a {WARMUP}s warm-up at the same concurrency; wrk closed-loop, "
                  "keep-alive; RPS counts 2xx answers only; non-2xx, socket errors and timeouts are errors")
     lines.append(f"- Go peer: {go_state}")
+    if floor:
+        lines.append("- hyper-floor: a bare hyper HTTP/1.1 reverse proxy (`crates/ferro-mock-upstream/src/bin/"
+                     "hyper-floor.rs`: hyper server, whole request body read, hyper-util pooled client, response "
+                     "streamed back; jemalloc; no routing, auth, JSON, logging) — what any hyper-based gateway "
+                     "holds and spends per request before doing anything")
     if FERRO_ENV:
         lines.append(f"- extra Ferro environment (BENCH_FERRO_ENV): `{' '.join(f'{k}={v}' for k, v in FERRO_ENV.items())}`")
     lines.append(f"- noise % = share of a pinned CPU used by processes outside the benchmark, or stolen by the hypervisor, during the point "
