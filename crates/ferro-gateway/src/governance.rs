@@ -58,19 +58,23 @@ where
         return Ok((Gov { flight: None }, body));
     }
     let (model, stream) = facts(&body)?;
-    let (gov, rewritten) = admit_parsed(rt, ctx, identity, surface, &body, &model, stream).await?;
+    let (gov, rewritten) =
+        admit_parsed(rt, ctx, identity, surface, &body, None, &model, stream).await?;
     Ok((gov, rewritten.unwrap_or(body)))
 }
 
-/// [`admit`] for a request the handler has already parsed (`model` after
-/// alias resolution, `stream`): returns the plugins' rewritten body, `None`
-/// when `body` goes on unchanged (so the handler's parse stays valid).
+/// [`admit`] for a request the handler has already parsed (`obj`: its
+/// top-level fields, when at hand; `model` after alias resolution, `stream`):
+/// returns the plugins' rewritten body, `None` when `body` goes on unchanged
+/// (so the handler's parse stays valid).
+#[allow(clippy::too_many_arguments)]
 pub async fn admit_parsed(
     rt: &Runtime,
     ctx: &RequestCtx,
     identity: &Identity,
     surface: Surface,
     body: &Bytes,
+    obj: Option<&ferro_types::json::JsonObject<'_>>,
     model: &str,
     stream: bool,
 ) -> Result<(Gov, Option<Bytes>), ApiError> {
@@ -87,6 +91,10 @@ pub async fn admit_parsed(
     let Some(mut flight) = rt.plugins.start(meta, Some(body.clone())) else {
         return Ok((Gov { flight: None }, None));
     };
+    if let Some(o) = obj {
+        // budgets and token limits read it; spare them a second parse
+        flight.know_declared_max_tokens(o.declared_max_tokens());
+    }
     flight.before().await.map_err(|e| e.to_api_error())?;
     let rewritten = flight.rewritten_body();
     Ok((

@@ -55,6 +55,9 @@ pub struct Ctx {
     /// reads it (rate limits and budgets never do).
     raw: Option<Bytes>,
     parsed: OnceLock<Option<Value>>,
+    /// [`Ctx::declared_max_tokens`] of `raw`, read once (or handed over by a
+    /// handler that had already parsed the same bytes).
+    declared: OnceLock<Option<u64>>,
     body_len: usize,
     rewritten: bool,
     texts: OnceLock<Vec<String>>,
@@ -80,6 +83,7 @@ impl Ctx {
             meta,
             raw: body,
             parsed: OnceLock::new(),
+            declared: OnceLock::new(),
             body_len,
             rewritten: false,
             texts: OnceLock::new(),
@@ -144,8 +148,9 @@ impl Ctx {
     }
 
     /// The declared completion ceiling (`max_completion_tokens` wins over
-    /// `max_tokens`). Reads the two top-level fields without building the
-    /// body's tree unless a plugin already did.
+    /// `max_tokens`). Reads the two top-level fields once, without building
+    /// the body's tree unless a plugin already did (a rewritten body is read
+    /// from that tree).
     pub fn declared_max_tokens(&self) -> Option<u64> {
         if let Some(parsed) = self.parsed.get() {
             let b = parsed.as_ref()?;
@@ -154,9 +159,17 @@ impl Ctx {
                 .and_then(Value::as_u64)
                 .or_else(|| b.get("max_tokens").and_then(Value::as_u64));
         }
-        let obj = ferro_types::json::JsonObject::parse(self.raw.as_ref()?).ok()?;
-        let num = |k: &str| obj.get(k).and_then(|r| r.get().parse::<u64>().ok());
-        num("max_completion_tokens").or_else(|| num("max_tokens"))
+        *self.declared.get_or_init(|| {
+            ferro_types::json::JsonObject::parse(self.raw.as_ref()?)
+                .ok()?
+                .declared_max_tokens()
+        })
+    }
+
+    /// Hands over [`Ctx::declared_max_tokens`] from a parse of the same body
+    /// bytes the caller already made (ignored once it has been read).
+    pub fn know_declared_max_tokens(&self, v: Option<u64>) {
+        let _ = self.declared.set(v);
     }
 
     /// Number of chat messages (0 off chat).
@@ -401,6 +414,33 @@ mod tests {
         ctx.set_slot(7u32);
         assert_eq!(ctx.take_slot::<u32>(), Some(7));
         assert_eq!(ctx.take_slot::<u32>(), None);
+    }
+
+    #[test]
+    fn declared_max_tokens_read_once_handed_over_or_from_a_rewrite() {
+        let body = br#"{"model":"m","max_tokens":7,"max_completion_tokens":null,"messages":[]}"#;
+        let ctx = Ctx::new(meta(), Some(Bytes::from_static(body)), 1);
+        assert_eq!(ctx.declared_max_tokens(), Some(7), "null counts as absent");
+        ctx.know_declared_max_tokens(Some(99));
+        assert_eq!(
+            ctx.declared_max_tokens(),
+            Some(7),
+            "a later hand-over is ignored"
+        );
+
+        let mut ctx = Ctx::new(meta(), Some(Bytes::from_static(body)), 1);
+        ctx.know_declared_max_tokens(Some(7));
+        assert_eq!(ctx.declared_max_tokens(), Some(7));
+        // a plugin's rewrite is what goes upstream: read from the tree
+        ctx.body_mut().unwrap()["max_completion_tokens"] = 3.into();
+        assert_eq!(ctx.declared_max_tokens(), Some(3));
+
+        let ctx = Ctx::new(meta(), None, 1);
+        assert_eq!(ctx.declared_max_tokens(), None);
+        let obj =
+            ferro_types::json::JsonObject::parse(br#"{"max_completion_tokens":4,"max_tokens":9}"#)
+                .unwrap();
+        assert_eq!(obj.declared_max_tokens(), Some(4));
     }
 
     #[test]

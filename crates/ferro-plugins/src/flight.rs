@@ -104,6 +104,13 @@ impl Flight {
         self.ctx.as_ref()?.rewritten_body()
     }
 
+    /// See [`Ctx::know_declared_max_tokens`]: call before [`Flight::before`].
+    pub fn know_declared_max_tokens(&self, v: Option<u64>) {
+        if let Some(c) = self.ctx.as_ref() {
+            c.know_declared_max_tokens(v);
+        }
+    }
+
     /// The cached answer that replaces the provider call, if any.
     pub fn cache_hit(&self) -> Option<Arc<Cached>> {
         self.ctx.as_ref()?.cache_hit().cloned()

@@ -230,6 +230,14 @@ impl<'a> JsonObject<'a> {
         self.get(key).is_some()
     }
 
+    /// The declared completion ceiling: `max_completion_tokens` when it is an
+    /// integer, else `max_tokens` when that is (`null` and other values count
+    /// as absent).
+    pub fn declared_max_tokens(&self) -> Option<u64> {
+        let num = |k: &str| self.get(k).and_then(|r| r.get().parse::<u64>().ok());
+        num("max_completion_tokens").or_else(|| num("max_tokens"))
+    }
+
     pub fn fields(&self) -> &[(Cow<'a, str>, &'a RawValue)] {
         &self.fields
     }

@@ -185,6 +185,7 @@ pub async fn chat_completions(
             &identity,
             Surface::Chat,
             &bytes,
+            Some(&first.obj),
             &res.model,
             first.stream,
         )
