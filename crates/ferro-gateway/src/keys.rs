@@ -25,6 +25,10 @@ use arc_swap::ArcSwap;
 use ferro_store::{time, KeyRecord, KeyStore, SessionRecord, SessionStore, UsageDelta};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+
+/// Maps keyed by SHA-256 digests and the gateway's own ids: a fast hasher
+/// (only stored keys are in them, so a caller cannot crowd a bucket).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,9 +116,9 @@ struct CachedSession {
 #[derive(Debug, Default)]
 struct Snapshot {
     version: i64,
-    keys: HashMap<[u8; 32], Arc<CachedKey>>,
-    by_id: HashMap<String, Arc<CachedKey>>,
-    sessions: HashMap<[u8; 32], Arc<CachedSession>>,
+    keys: Map<[u8; 32], Arc<CachedKey>>,
+    by_id: Map<String, Arc<CachedKey>>,
+    sessions: Map<[u8; 32], Arc<CachedSession>>,
 }
 
 /// Why a session token was refused.
@@ -133,8 +137,8 @@ pub struct StoredKeys {
     snapshot: ArcSwap<Snapshot>,
     /// `master-key:<16hex>`, when `MASTER_KEY` is set (a session source).
     master_id: Option<String>,
-    usage: Mutex<HashMap<String, (i64, i64)>>,
-    seen: Mutex<HashMap<String, i64>>,
+    usage: Mutex<Map<String, (i64, i64)>>,
+    seen: Mutex<Map<String, i64>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -160,8 +164,8 @@ impl StoredKeys {
                 ..Default::default()
             }),
             master_id,
-            usage: Mutex::new(HashMap::new()),
-            seen: Mutex::new(HashMap::new()),
+            usage: Mutex::new(Map::default()),
+            seen: Mutex::new(Map::default()),
             reload_lock: tokio::sync::Mutex::new(()),
         }
     }

@@ -9,6 +9,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// Bucket keys are the gateway's own (namespaces, key ids, digests): a fast hasher.
+type Map = HashMap<String, Bucket, foldhash::fast::RandomState>;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -45,7 +48,7 @@ impl Bucket {
 
 /// In-memory buckets of one plugin instance.
 pub(crate) struct LocalBuckets {
-    map: Mutex<HashMap<String, Bucket>>,
+    map: Mutex<Map>,
     max_keys: usize,
 }
 
@@ -55,7 +58,7 @@ pub(crate) type Refusal = (usize, f64);
 impl LocalBuckets {
     pub(crate) fn new(max_keys: usize) -> Self {
         LocalBuckets {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Map::default()),
             max_keys,
         }
     }
@@ -112,7 +115,7 @@ impl LocalBuckets {
 
 /// Keeps the map under `max`: buckets that have been idle long enough to be
 /// full again carry no state and go first; then the longest idle.
-fn evict(map: &mut HashMap<String, Bucket>, now: Instant, max: usize, keep: &[Take<'_>]) {
+fn evict(map: &mut Map, now: Instant, max: usize, keep: &[Take<'_>]) {
     let idle = |b: &Bucket| now.saturating_duration_since(b.at);
     map.retain(|_, b| idle(b).as_secs() < 60);
     while map.len() + keep.len() > max {

@@ -10,6 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Spend by budget key (the gateway's key ids and digests): a fast hasher.
+type Map = HashMap<String, f64, foldhash::fast::RandomState>;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -27,8 +30,8 @@ struct Line<'a> {
 
 #[derive(Default)]
 struct State {
-    spent: HashMap<String, f64>,
-    reserved: HashMap<String, f64>,
+    spent: Map,
+    reserved: Map,
     /// Journal lines settled but not yet written.
     pending: Vec<u8>,
     max_keys: usize,
@@ -60,8 +63,8 @@ fn file_name(store_id: &str) -> String {
     format!("budget-{clean}.jsonl")
 }
 
-fn replay(path: &Path) -> Result<HashMap<String, f64>, String> {
-    let mut spent = HashMap::new();
+fn replay(path: &Path) -> Result<Map, String> {
+    let mut spent = Map::default();
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(spent),
@@ -103,7 +106,7 @@ fn write_line(f: &mut File, key: &str, usd: f64) -> std::io::Result<()> {
 
 /// Replays the journal, rewrites it compacted (one line per key) and opens it
 /// for appending.
-fn load(dir: &Path, path: &Path) -> Result<(HashMap<String, f64>, File), String> {
+fn load(dir: &Path, path: &Path) -> Result<(Map, File), String> {
     let err = |e: std::io::Error| format!("budget store {}: {e}", path.display());
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(err)?;
