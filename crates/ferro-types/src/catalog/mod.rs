@@ -164,26 +164,25 @@ impl Catalog {
         }
     }
 
-    fn model_id(&self, i: u32) -> &str {
+    /// A string field of entry `i`, read without building the entry.
+    fn field(
+        &self,
+        i: u32,
+        raw: fn(&tables::R) -> tables::S,
+        parsed: fn(&ModelEntry) -> &str,
+    ) -> &str {
         match &self.table {
-            Table::Embedded { .. } => tables::RECORDS
-                .get(i as usize)
-                .map_or("", |r| r.model_id.get()),
-            Table::Parsed { entries, .. } => {
-                entries.get(i as usize).map_or("", |e| e.model_id.as_str())
-            }
+            Table::Embedded { .. } => tables::RECORDS.get(i as usize).map_or("", |r| raw(r).get()),
+            Table::Parsed { entries, .. } => entries.get(i as usize).map_or("", parsed),
         }
     }
 
+    fn model_id(&self, i: u32) -> &str {
+        self.field(i, |r| r.model_id, |e| &e.model_id)
+    }
+
     fn provider(&self, i: u32) -> &str {
-        match &self.table {
-            Table::Embedded { .. } => tables::RECORDS
-                .get(i as usize)
-                .map_or("", |r| r.provider.get()),
-            Table::Parsed { entries, .. } => {
-                entries.get(i as usize).map_or("", |e| e.provider.as_str())
-            }
-        }
+        self.field(i, |r| r.provider, |e| &e.provider)
     }
 
     fn by_model(&self) -> &[u32] {
