@@ -297,8 +297,7 @@ class Gateway:
             binary = GO_BIN
         cmd = ["taskset", "-c", GW_CPU, binary]
         if kind == "hyper-floor":
-            cmd = ["taskset", "-c", GW_CPU, FLOOR_BIN, "--addr", f"127.0.0.1:{self.port}",
-                   "--upstream", mock.url]
+            cmd += ["--addr", f"127.0.0.1:{self.port}", "--upstream", mock.url]
         self.proc = spawn(cmd, env=env, name=kind)
         self.pid = self.proc.pid
         if not wait_port(self.port, self.proc):

@@ -397,14 +397,20 @@ mod tests {
         assert!(c.by_model_id("gpt-4o-mini").is_some());
     }
 
+    /// The snapshot's source file, parsed at run time.
+    #[allow(clippy::expect_used)]
+    fn parse_source() -> Catalog {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/model-catalog.json");
+        let source = std::fs::read(path).expect("catalog source file");
+        Catalog::from_json(&source).expect("source parses")
+    }
+
     /// The compiled-in tables hold exactly what parsing the source file at
     /// run time gives: every key, entry and both index orders.
     #[test]
     #[allow(clippy::expect_used)]
     fn embedded_tables_equal_the_parsed_source_catalog() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/model-catalog.json");
-        let source = std::fs::read(path).expect("catalog source file");
-        let parsed = Catalog::from_json(&source).expect("source parses");
+        let parsed = parse_source();
         let embedded = Catalog::embedded();
         assert!(matches!(parsed.table, Table::Parsed { .. }));
         assert!(matches!(embedded.table, Table::Embedded { .. }));
@@ -442,9 +448,7 @@ mod tests {
     #[test]
     #[allow(clippy::expect_used)]
     fn lookups_agree_between_parsed_and_embedded_catalogs() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/model-catalog.json");
-        let source = std::fs::read(path).expect("catalog source file");
-        let parsed = Catalog::from_json(&source).expect("source parses");
+        let parsed = parse_source();
         let embedded = Catalog::embedded();
         for c in [&parsed, &*embedded] {
             let e = c.lookup(&["nope", "openai"], "gpt-4o").expect("gpt-4o");
